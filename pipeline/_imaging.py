@@ -5,7 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["estimate_skew", "find_rules", "rotate"]
+__all__ = ["MIN_SKEW", "estimate_skew", "find_rules", "rotate"]
+
+MIN_SKEW = 0.1  # degrees
 
 
 def _profile_score(binary: np.ndarray, angle: float) -> float:
@@ -33,7 +35,8 @@ def estimate_skew(gray: np.ndarray, max_angle: float = 3.0) -> float:
     best = max(coarse, key=lambda a: _profile_score(binary, float(a)))
     fine = np.arange(best - 0.2, best + 0.2 + 1e-9, 0.02)
     best = max(fine, key=lambda a: _profile_score(binary, float(a)))
-    return round(float(best), 2)
+    # Below ~0.1 degree the estimate is noise, and turning the image would only blur it.
+    return 0.0 if abs(best) < MIN_SKEW else round(float(best), 2)
 
 
 def rotate(gray: np.ndarray, angle: float) -> np.ndarray:

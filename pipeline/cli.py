@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline import __version__
-from pipeline.exceptions import ExitCode, JixiaoError
+from pipeline.exceptions import JixiaoError
 from pipeline.run import Reading, read_file
 from pipeline.schema import Document
 from pipeline.settings import OcrMode, Settings, check_settings
@@ -97,25 +97,27 @@ def extract(
     """
     with _reported(verbose):
         settings = _settings(ocr, ocr_dpi)
-    failed = 0
+    failures: list[int] = []
     for path in files:
         try:
             with _reported(verbose):
                 reading = read_file(path, settings)
-        except typer.Exit:
-            failed += 1
+        except typer.Exit as e:
+            failures.append(e.exit_code)
             continue
         err.print(_page_line(reading), highlight=False)
         out.print(_summary_table(reading))
-    if failed < len(files):
+    if len(failures) < len(files):
         err.print(
             "[yellow]note:[/yellow] no extractor is available yet; pages were read and forms found, "
             "but their fields are not filled. See `jixiao read FILE` for the text and layout.",
             highlight=False,
             soft_wrap=True,
         )
-    if failed:
-        raise typer.Exit(int(ExitCode.input_file) if failed == len(files) else 1)
+    if failures:
+        # All failed: their own code when they agree; some failed: 1, so a batch script can tell.
+        agreed = failures[0] if len(set(failures)) == 1 else 1
+        raise typer.Exit(agreed if len(failures) == len(files) else 1)
 
 
 @app.command()

@@ -9,7 +9,7 @@ from pipeline.page import Page, Word
 from pipeline.segment import segment_forms
 
 
-@pytest.mark.parametrize("variant", ["native", "scan"])
+@pytest.mark.parametrize("variant", ["native", pytest.param("scan", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("fixture_id", FIXTURE_IDS)
 def test_fixture_splits_into_its_forms(fixture_id: str, variant: str) -> None:
     spans = reading_of(fixture_id, variant).spans
