@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["MIN_SKEW", "estimate_skew", "find_rules", "rotate"]
+__all__ = ["MIN_SKEW", "Quad", "estimate_skew", "find_rules", "find_sheet", "flatten", "rotate", "sheet_size"]
 
 MIN_SKEW = 0.1  # degrees
 
@@ -75,3 +75,58 @@ def find_rules(gray: np.ndarray, dpi: int) -> list[tuple[int, int, int, int]]:
     vert = cv2.morphologyEx(binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, span)))
     vert = cv2.morphologyEx(vert, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, bridge * 3)))
     return _segments(horiz, True, span) + _segments(vert, False, span)
+
+
+Quad = tuple[tuple[float, float], tuple[float, float], tuple[float, float], tuple[float, float]]
+
+
+def _order_corners(points: np.ndarray) -> Quad:
+    """Top-left, top-right, bottom-right, bottom-left."""
+    sums = points.sum(axis=1)
+    diffs = np.diff(points, axis=1).ravel()
+    tl, br = points[np.argmin(sums)], points[np.argmax(sums)]
+    tr, bl = points[np.argmin(diffs)], points[np.argmax(diffs)]
+    return tuple((float(p[0]), float(p[1])) for p in (tl, tr, br, bl))  # type: ignore[return-value]
+
+
+def find_sheet(gray: np.ndarray) -> Quad | None:
+    """Corners (pixels) of a sheet of paper photographed on a darker background.
+
+    ``None`` when the image is a flat scan: the bright region fills the frame,
+    or it is not a clear four-cornered sheet, and then nothing is warped.
+    """
+    h, w = gray.shape[:2]
+    scale = 800.0 / max(h, w)
+    small = cv2.resize(gray, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
+    blurred = cv2.GaussianBlur(small, (5, 5), 0)
+    _, mask = cv2.threshold(blurred, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (15, 15)))
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    sheet = max(contours, key=cv2.contourArea)
+    share = cv2.contourArea(sheet) / float(small.shape[0] * small.shape[1])
+    if not 0.3 <= share <= 0.93:
+        return None
+    corners = cv2.approxPolyDP(sheet, 0.02 * cv2.arcLength(sheet, True), True)
+    if len(corners) != 4 or not cv2.isContourConvex(corners):
+        return None
+    return _order_corners(corners.reshape(4, 2).astype(np.float64) / scale)
+
+
+def sheet_size(quad: Quad, page_width_pt: float = 595.0) -> tuple[float, float]:
+    """The flattened sheet's size in points: A4 width (or height, if landscape), the photo's aspect."""
+    tl, tr, br, bl = (np.array(p) for p in quad)
+    width = max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl))
+    height = max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr))
+    if width <= height:
+        return page_width_pt, page_width_pt * float(height / width)
+    return page_width_pt * float(width / height), page_width_pt
+
+
+def flatten(gray: np.ndarray, quad: Quad, size_px: tuple[int, int]) -> np.ndarray:
+    """Warp the photographed sheet ``quad`` onto an upright rectangle of ``size_px`` (w, h)."""
+    width, height = size_px
+    target = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], dtype=np.float32)
+    matrix = cv2.getPerspectiveTransform(np.array(quad, dtype=np.float32), target)
+    return cv2.warpPerspective(gray, matrix, (width, height), flags=cv2.INTER_LINEAR, borderValue=255)

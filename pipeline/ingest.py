@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pymupdf
 
-from pipeline._imaging import estimate_skew, find_rules, rotate
+from pipeline._imaging import Quad, estimate_skew, find_rules, find_sheet, flatten, rotate, sheet_size
 from pipeline.exceptions import EncryptedPdfError, InputFileError, UnsupportedFileError
 from pipeline.ocr import get_engine
 from pipeline.page import Page, Rule, Word
@@ -208,10 +208,45 @@ def _page_image(page: pymupdf.Page, dpi: int) -> tuple[np.ndarray, tuple[float, 
     return gray, (0.0, 0.0, page.rect.width, page.rect.height)
 
 
+def _straighten(
+    page: pymupdf.Page,
+    dpi: int,
+    *,
+    sheet: list[tuple[float, float]] | None = None,
+    find_photo_sheet: bool = False,
+    angle: float | None = None,
+) -> tuple[np.ndarray, tuple[float, float, float, float], tuple[float, float], float, list[tuple[float, float]] | None]:
+    """The page image made upright: a photographed sheet flattened, a tilted scan turned level.
+
+    Returns the image, the box (points) it covers in the page frame, the page size
+    (points), the angle it was turned by, and the sheet's corners (points of the
+    original page) if it was flattened. Reading finds the sheet and the angle;
+    rendering passes them back in, so both produce the same frame.
+    """
+    gray, (bx0, by0, bx1, by1) = _page_image(page, dpi)
+    sx, sy = (bx1 - bx0) / gray.shape[1], (by1 - by0) / gray.shape[0]
+    size = (page.rect.width, page.rect.height)
+    if sheet is None and find_photo_sheet:
+        quad = find_sheet(gray)
+        if quad is not None:
+            sheet = [(bx0 + x * sx, by0 + y * sy) for x, y in quad]
+    if sheet is not None:
+        quad_px: Quad = tuple(((x - bx0) / sx, (y - by0) / sy) for x, y in sheet)  # type: ignore[assignment]
+        size = sheet_size(quad_px)
+        gray = flatten(gray, quad_px, (round(size[0] * dpi / 72), round(size[1] * dpi / 72)))
+        bx0, by0, bx1, by1 = 0.0, 0.0, size[0], size[1]
+    if angle is None:
+        angle = estimate_skew(gray)
+    return rotate(gray, angle), (bx0, by0, bx1, by1), size, angle, sheet
+
+
 def _ocr_page(page: pymupdf.Page, index: int, path: Path, settings: Settings) -> Page:
-    gray, (bx0, by0, bx1, by1) = _page_image(page, settings.ocr_dpi)
-    angle = estimate_skew(gray) if settings.deskew else 0.0
-    straight = rotate(gray, angle)
+    straight, (bx0, by0, bx1, by1), (width, height), angle, sheet = _straighten(
+        page,
+        settings.ocr_dpi,
+        find_photo_sheet=settings.flatten_photos,
+        angle=None if settings.deskew else 0.0,
+    )
     height_px, width_px = straight.shape[:2]
     sx, sy = (bx1 - bx0) / width_px, (by1 - by0) / height_px
     dpi = round(72.0 / sx)
@@ -234,22 +269,23 @@ def _ocr_page(page: pymupdf.Page, index: int, path: Path, settings: Settings) ->
     return Page(
         path=str(path),
         number=index + 1,
-        width=page.rect.width,
-        height=page.rect.height,
+        width=width,
+        height=height,
         source="ocr",
         words=words,
         rules=rules,
         ocr_confidence=round(confidence, 4) if confidence is not None else None,
         deskew_angle=angle,
+        sheet=sheet,
         dpi=dpi,
     )
 
 
 def render_page(page: Page, dpi: int = 150) -> np.ndarray:
-    """The page image (grayscale) in the same frame as its words: straightened if it was a scan."""
+    """The page image (grayscale) in the same frame as its words: flattened and straightened like its scan."""
     doc = open_document(Path(page.path))
     try:
-        gray, _ = _page_image(doc.load_page(page.number - 1), dpi)
+        image, *_ = _straighten(doc.load_page(page.number - 1), dpi, sheet=page.sheet, angle=page.deskew_angle)
     finally:
         doc.close()
-    return rotate(gray, page.deskew_angle)
+    return image

@@ -2,8 +2,9 @@
 
 Coordinates are PDF points with the origin at the top left of the page. For a
 scanned page they are the coordinates of the *straightened* page: the reader
-removes a small rotation before OCR, and words, rules and ``render_page`` all
-use that frame, so later stages never care where text came from.
+flattens a photographed sheet and removes a small rotation before OCR, and
+words, rules and ``render_page`` all use that frame, so later stages never care
+where text came from.
 """
 
 from __future__ import annotations
@@ -68,6 +69,9 @@ class Page(BaseModel):
     rules: list[Rule] = Field(default_factory=list)
     ocr_confidence: float | None = Field(default=None, description="Mean OCR score over characters; None for text")
     deskew_angle: float = Field(default=0.0, description="Degrees the scan was rotated by to straighten it")
+    sheet: list[tuple[float, float]] | None = Field(
+        default=None, description="Corners of a photographed sheet (points of the original image) that was flattened"
+    )
     dpi: int | None = Field(default=None, description="Resolution the page image was read at (OCR pages)")
     seconds: float = Field(default=0.0, description="Time spent reading this page")
 

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     ocr_dpi: int = Field(default=200, ge=72, le=600, description="Resolution pages are rendered at for OCR")
     ocr_threads: int = Field(default=0, ge=0, description="Threads for the OCR engine; 0 lets it choose")
     deskew: bool = Field(default=True, description="Straighten slightly rotated scans before OCR")
+    flatten_photos: bool = Field(
+        default=True, description="Find a photographed sheet on a darker background and warp it flat before OCR"
+    )
     min_text_chars: int = Field(
         default=20, ge=0, description="A page whose text layer has fewer characters is treated as a scan"
     )
