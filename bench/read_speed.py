@@ -4,7 +4,7 @@ Native pages: seconds per page for ``read_pages`` against bare PyMuPDF
 ``page.get_text("words")`` on the same pages in the same run (the ratio is the
 figure to watch; absolute times vary with the machine). Scanned pages: seconds
 per page for OCR, with the share spent in the OCR engine, and character accuracy
-against the native text layer of the same page.
+against the native text layer of the same page, read cell by cell.
 
     .venv/bin/python bench/read_speed.py [--repeat 5] [--scans]
 """
@@ -22,7 +22,7 @@ import pymupdf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from textmetrics import char_accuracy, page_text  # noqa: E402
+from textmetrics import cell_ordered_text, char_accuracy  # noqa: E402
 
 from pipeline.ingest import read_pages  # noqa: E402
 from pipeline.ocr import get_engine  # noqa: E402
@@ -78,7 +78,9 @@ def bench_scans() -> None:
         pages = read_pages(scan, settings)
         seconds = time.perf_counter() - started
         native = read_pages(scan.with_name("native.pdf"), settings)
-        acc = [char_accuracy(page_text(o), page_text(n)) for o, n in zip(pages, native, strict=True)]
+        acc = [
+            char_accuracy(cell_ordered_text(o, n), cell_ordered_text(n, n)) for o, n in zip(pages, native, strict=True)
+        ]
         accuracies += acc
         total_pages += len(pages)
         total_seconds += seconds
