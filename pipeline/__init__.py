@@ -9,15 +9,18 @@ from pipeline.run import Reading, read_file
 from pipeline.schema import Document, Form, FundRow, Indicator, Source
 from pipeline.segment import FormSpan, segment_forms
 from pipeline.settings import Settings
+from pipeline.tables import Cell, Grid, rebuild_grids
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Cell",
     "Document",
     "ExitCode",
     "Form",
     "FormSpan",
     "FundRow",
+    "Grid",
     "Indicator",
     "JixiaoError",
     "Page",
@@ -29,6 +32,7 @@ __all__ = [
     "__version__",
     "read_file",
     "read_pages",
+    "rebuild_grids",
     "render_page",
     "segment_forms",
 ]
