@@ -11,7 +11,6 @@ from enum import IntEnum
 from pathlib import Path
 
 __all__ = [
-    "BadInputError",
     "ConfigurationError",
     "EncryptedPdfError",
     "ExitCode",
@@ -54,10 +53,6 @@ class InputFileError(JixiaoError):
     """The file is missing, unreadable, empty or damaged."""
 
     exit_code = ExitCode.input_file
-
-
-class BadInputError(InputFileError):
-    """Alias kept for readability at call sites: bad bytes, not a bad path."""
 
 
 class UnsupportedFileError(InputFileError):

@@ -30,10 +30,6 @@ class Reading(BaseModel):
     spans: list[FormSpan]
     seconds: float = Field(description="Wall time to read and segment the file")
 
-    @property
-    def ocr_pages(self) -> int:
-        return sum(1 for p in self.pages if p.source == "ocr")
-
 
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()

@@ -23,7 +23,8 @@ _TITLE_CORE = "绩效自评表"
 _TITLE_MAX_CHARS = 32  # a title is a short line; a goal sentence that mentions one is not
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 _PUNCT = re.compile(r"[《》〈〉<>()（）\[\]【】\"'“”:：]")
-_DEPARTMENT_MARKS = ("整体支出", "部门（单位）名称", "部门(单位)名称", "部门整体")
+# Compared after NFKC folding, so full- and half-width brackets need no separate entries.
+_DEPARTMENT_MARKS = ("整体支出", "部门(单位)名称", "部门整体")
 _STRUCTURE_MARKS = ("项目名称", "主管部门", "一级指标", "三级指标", "年度总体目标", "部门(单位)名称")
 
 

@@ -7,7 +7,6 @@ combination before any work starts.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -39,7 +38,6 @@ class Settings(BaseSettings):
     min_text_chars: int = Field(
         default=20, ge=0, description="A page whose text layer has fewer characters is treated as a scan"
     )
-    cache_dir: Path = Field(default=Path.home() / ".cache" / "jixiao", description="Where caches live")
 
 
 def check_settings(settings: Settings) -> Settings:

@@ -11,6 +11,8 @@ headers (绩/效/指/标) come back whole.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import BaseModel, Field
 
 from pipeline.page import BBox, Page, Rule, Word, lines_of
@@ -79,11 +81,12 @@ def _rule(horizontal: bool, at: float, start: float, end: float) -> Rule:
     return Rule(x0=at, y0=start, x1=at, y1=end)
 
 
-def _clusters(items: list[Rule], key: object, tol: float) -> list[list[Rule]]:
+def _clusters(items: list[Rule], key: Callable[[Rule], float], tol: float) -> list[list[Rule]]:
+    """Split ``items`` (sorted by ``key``) wherever two neighbours are more than ``tol`` apart."""
     groups: list[list[Rule]] = []
     for item in items:
-        value = key(item)  # type: ignore[operator]
-        if groups and value - key(groups[-1][-1]) <= tol:  # type: ignore[operator]
+        value = key(item)
+        if groups and value - key(groups[-1][-1]) <= tol:
             groups[-1].append(item)
         else:
             groups.append([item])

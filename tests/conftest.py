@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 from collections.abc import Iterator
 from functools import cache
@@ -36,11 +37,10 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test reads or writes the user's own cache or settings."""
-    monkeypatch.setenv("JIXIAO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    for name in ("JIXIAO_OCR", "JIXIAO_OCR_DPI", "JIXIAO_OCR_ENGINE"):
-        monkeypatch.delenv(name, raising=False)
+def _clean_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's own JIXIAO_* settings."""
+    for name in [n for n in os.environ if n.startswith("JIXIAO_")]:
+        monkeypatch.delenv(name)
 
 
 def label_of(fixture_id: str) -> dict[str, Any]:
