@@ -15,7 +15,8 @@ from rich.table import Table
 
 from pipeline import __version__
 from pipeline.exceptions import JixiaoError
-from pipeline.run import Reading, read_file
+from pipeline.result import Extraction
+from pipeline.run import Reading, extract_reading, read_file
 from pipeline.schema import Document
 from pipeline.settings import OcrMode, Settings, check_settings
 
@@ -58,13 +59,28 @@ def _reported(verbose: bool) -> Iterator[None]:
         raise typer.Exit(int(e.exit_code)) from None
 
 
-def _summary_table(reading: Reading) -> Table:
-    table = Table(title=f"{reading.source.file}: {reading.source.pages} page(s), {len(reading.spans)} form(s)")
-    for name in ("form", "type", "year", "pages", "title"):
+def _summary_table(result: Extraction) -> Table:
+    source = result.source
+    table = Table(
+        title=f"{source.file}: {source.pages} page(s), {len(result.forms)} form(s), extractor {result.extractor}"
+    )
+    for name in ("form", "type", "year", "name", "unit", "funds", "indicators", "findings", "least sure"):
         table.add_column(name)
-    for span in reading.spans:
-        pages = str(span.first_page) if span.first_page == span.last_page else f"{span.first_page}-{span.last_page}"
-        table.add_row(str(span.index + 1), span.form_type, str(span.year or "?"), pages, span.title or "(none)")
+    for index, form in enumerate(result.forms):
+        prefix = f"forms[{index}]."
+        findings = [f for f in result.findings if (f.path or "").startswith(prefix) and f.severity != "info"]
+        confidences = [src.confidence for path, src in result.provenance.items() if path.startswith(prefix)]
+        table.add_row(
+            str(index + 1),
+            form.form_type,
+            str(form.year),
+            form.project_name or form.department or "?",
+            form.amount_unit,
+            str(len(form.funds)),
+            str(len(form.indicators)),
+            str(len(findings)),
+            f"{min(confidences):.2f}" if confidences else "-",
+        )
     return table
 
 
@@ -80,40 +96,79 @@ def _page_line(reading: Reading) -> str:
     return f"read {len(reading.pages)} page(s) in {reading.seconds:.1f}s: " + "; ".join(parts)
 
 
+def _output_path(output: Path | None, path: Path, several: bool, taken: set[Path]) -> Path | None:
+    """Where one file's JSON goes: stdout (None), the file named, or ``<stem>.json`` in a folder.
+
+    Two inputs with the same name (``a/form.pdf``, ``b/form.pdf``) never overwrite
+    each other: the second is written as ``b-form.json``.
+    """
+    if output is None:
+        return None
+    if not several and output.suffix.lower() == ".json" and not output.is_dir():
+        output.parent.mkdir(parents=True, exist_ok=True)
+        return output
+    output.mkdir(parents=True, exist_ok=True)
+    target = output / f"{path.stem}.json"
+    if target in taken:
+        target = output / f"{path.parent.name}-{path.stem}.json"
+    number = 2
+    while target in taken:
+        target = output / f"{path.parent.name}-{path.stem}-{number}.json"
+        number += 1
+    taken.add(target)
+    return target
+
+
 @app.command()
 def extract(
     files: Annotated[list[Path], typer.Argument(help="PDF or image files (PNG, JPEG, TIFF).", show_default=False)],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="A .json file (one input), or a folder for <name>.json per input. Default: stdout, one JSON per line.",
+            show_default=False,
+        ),
+    ] = None,
     ocr: Ocr = None,
     ocr_dpi: Dpi = None,
     verbose: Verbose = False,
 ) -> None:
-    """Extract the forms of each FILE.
+    """Extract the forms of each FILE into the schema's JSON, with provenance and findings.
 
     Reads every page (OCR where there is no text layer), finds the forms, and
-    reports them. Field extraction is not available yet: the layout extractor
-    is the next stage. Use `jixiao read` for what the reader saw.
+    fills each with the layout extractor: from the table structure alone, no
+    model. Every value carries its page, box, raw text and confidence
+    (`provenance`); every field that could not be read is null with a finding.
+    A summary table goes to stderr.
 
-    Example: jixiao extract fixtures/forms/sh-chongming-2023-project/scan.pdf
+    Example: jixiao extract fixtures/forms/sh-chongming-2023-project/scan.pdf -o out/
     """
     with _reported(verbose):
         settings = _settings(ocr, ocr_dpi)
     failures: list[int] = []
+    announced = False
+    written: set[Path] = set()
     for path in files:
         try:
             with _reported(verbose):
                 reading = read_file(path, settings)
+                result = extract_reading(reading)
         except typer.Exit as e:
             failures.append(e.exit_code)
             continue
+        if not announced:
+            err.print("extractor: layout (no LLM endpoint is configured; fields come from the tables)", highlight=False)
+            announced = True
         err.print(_page_line(reading), highlight=False)
-        out.print(_summary_table(reading))
-    if len(failures) < len(files):
-        err.print(
-            "[yellow]note:[/yellow] no extractor is available yet; pages were read and forms found, "
-            "but their fields are not filled. See `jixiao read FILE` for the text and layout.",
-            highlight=False,
-            soft_wrap=True,
-        )
+        err.print(_summary_table(result))
+        target = _output_path(output, path, len(files) > 1, written)
+        if target is None:
+            sys.stdout.write(result.model_dump_json() + "\n")
+        else:
+            target.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
+            err.print(f"wrote {target}", highlight=False)
     if failures:
         # All failed: their own code when they agree; some failed: 1, so a batch script can tell.
         agreed = failures[0] if len(set(failures)) == 1 else 1

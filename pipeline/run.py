@@ -1,7 +1,8 @@
 """The unit of work: one file in, one result out.
 
-``read_file`` reads a file's pages and splits them into forms; extraction of
-the forms' fields builds on it (the extractors are the next stage).
+``read_file`` reads a file's pages and splits them into forms;
+``extract_file`` goes on to rebuild the tables and fill every form with an
+extractor, returning an ``Extraction`` (the Document plus provenance and findings).
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from pipeline.exceptions import NoFormFoundError
+from pipeline.extractors import get_extractor
+from pipeline.extractors._rows import grids_of
 from pipeline.ingest import read_pages
 from pipeline.page import Page
+from pipeline.result import Extraction
 from pipeline.schema import Source
 from pipeline.segment import FormSpan, segment_forms
 from pipeline.settings import Settings
 
-__all__ = ["Reading", "file_sha256", "read_file"]
+__all__ = ["Reading", "extract_file", "extract_reading", "file_sha256", "read_file"]
 
 
 class Reading(BaseModel):
@@ -52,3 +56,33 @@ def read_file(path: Path | str, settings: Settings | None = None) -> Reading:
         )
     source = Source(file=path.name, sha256=file_sha256(path), pages=len(pages))
     return Reading(source=source, pages=pages, spans=spans, seconds=round(time.perf_counter() - started, 3))
+
+
+def extract_reading(reading: Reading, extractor: str = "layout") -> Extraction:
+    """Fill every form of a read file with ``extractor``; a form it cannot build is left out with a finding."""
+    started = time.perf_counter()
+    extract_form = get_extractor(extractor)
+    grids = grids_of(reading.pages)
+    tables = time.perf_counter()
+    result = Extraction(source=reading.source, extractor=extractor)
+    for span in reading.spans:
+        form_result = extract_form(span, reading.pages, grids)
+        prefix = f"forms[{len(result.forms)}]"
+        if form_result.form is None:
+            prefix = f"spans[{span.index}]"
+        else:
+            result.forms.append(form_result.form)
+        result.provenance.update({f"{prefix}.{path}": src for path, src in form_result.provenance.items()})
+        result.findings.extend(f.under(prefix) for f in form_result.findings)
+    done = time.perf_counter()
+    result.seconds = {
+        "read": reading.seconds,
+        "tables": round(tables - started, 4),
+        "extract": round(done - tables, 4),
+    }
+    return result
+
+
+def extract_file(path: Path | str, settings: Settings | None = None, extractor: str = "layout") -> Extraction:
+    """Read ``path``, find its forms, and fill them: the whole job for one file."""
+    return extract_reading(read_file(path, settings), extractor)

@@ -54,7 +54,8 @@ def test_good_files_go_on_past_a_bad_one(bad_inputs: dict[str, Path]) -> None:
     result = runner.invoke(app, ["extract", str(bad_inputs["empty"]), str(good)])
     assert result.exit_code == 1  # some failed, not all
     assert "the file is empty" in result.stderr
-    assert "native.pdf" in result.stdout and "form(s)" in result.stdout
+    assert "native.pdf" in result.stderr and "form(s)" in result.stderr  # the summary
+    assert json.loads(result.stdout)["source"]["file"] == "native.pdf"  # the good file's JSON
 
 
 def test_read_writes_pages_and_spans_as_json(tmp_path: Path) -> None:
