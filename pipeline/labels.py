@@ -14,7 +14,7 @@ import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from rapidfuzz import fuzz
@@ -27,6 +27,7 @@ _UNIT = re.compile(r"(万元|元)")
 _FUZZY_MIN = 80.0  # rapidfuzz ratio: one wrong character in a 5-character label is 80
 
 
+@lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """A label as compared: NFKC, bracketed parts and punctuation and whitespace removed, lowercase."""
     folded = unicodedata.normalize("NFKC", text)
@@ -69,12 +70,23 @@ def _all_labels() -> frozenset[str]:
     )
 
 
+@cache
+def _by_length(section: str) -> dict[int, list[tuple[str, str]]]:
+    """A section's labels grouped by length: a fuzzy match only compares labels within one character."""
+    groups: dict[int, list[tuple[str, str]]] = {}
+    for name, labels in vocabulary()[section].items():
+        for label in labels:
+            groups.setdefault(len(label), []).append((label, name))
+    return groups
+
+
 def is_known_label(text: str) -> bool:
     """Does ``text`` print a label of any section (so it is never a value)?"""
     folded = fold(text)
     return bool(folded) and folded in _all_labels()
 
 
+@lru_cache(maxsize=16384)
 def match_label(section: str, text: str, *, fuzzy: bool = True) -> Match | None:
     """The field ``text`` names in ``section``: exact after folding, else one OCR slip from one label."""
     folded = fold(text)
@@ -87,9 +99,8 @@ def match_label(section: str, text: str, *, fuzzy: bool = True) -> Match | None:
         return None
     scored = [
         (fuzz.ratio(folded, label), name)
-        for name, labels in vocabulary()[section].items()
-        for label in labels
-        if abs(len(label) - len(folded)) <= 1
+        for length in (len(folded) - 1, len(folded), len(folded) + 1)
+        for label, name in _by_length(section).get(length, ())
     ]
     best = [s for s in scored if s[0] >= _FUZZY_MIN]
     if len({name for _, name in best}) == 1:

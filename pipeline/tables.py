@@ -11,6 +11,7 @@ headers (绩/效/指/标) come back whole.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
 
 from pydantic import BaseModel, Field
@@ -130,23 +131,27 @@ def _line_positions(values: list[float], tol: float) -> list[float]:
     return positions
 
 
-def _covered(rules: list[Rule], horizontal: bool, at: float, lo: float, hi: float, tol: float) -> bool:
-    """Is the boundary at ``at`` from ``lo`` to ``hi`` drawn (mostly) by some rule?"""
+def _covered(rules: list[Rule], horizontal: bool, lo: float, hi: float) -> bool:
+    """Is the boundary from ``lo`` to ``hi`` drawn (mostly) by one of ``rules`` (the rules on that line)?"""
     need = 0.6 * (hi - lo)
     for r in rules:
-        pos = r.y0 if horizontal else r.x0
-        if abs(pos - at) > tol:
-            continue
         a, b = (min(r.x0, r.x1), max(r.x0, r.x1)) if horizontal else (min(r.y0, r.y1), max(r.y0, r.y1))
         if min(b, hi) - max(a, lo) >= need:
             return True
     return False
 
 
+def _on_line(rules: list[Rule], positions: list[float], horizontal: bool, tol: float) -> list[list[Rule]]:
+    """The rules lying on each line position."""
+    return [[r for r in rules if abs((r.y0 if horizontal else r.x0) - at) <= tol] for at in positions]
+
+
 def _grid(page: Page, horizontals: list[Rule], verticals: list[Rule], tol: float) -> Grid:
     ys = _line_positions([r.y0 for r in horizontals], tol)
     xs = _line_positions([r.x0 for r in verticals], tol)
     n_rows, n_cols = len(ys) - 1, len(xs) - 1
+    row_lines = _on_line(horizontals, ys, True, tol)
+    col_lines = _on_line(verticals, xs, False, tol)
     parent = list(range(n_rows * n_cols))
 
     def find(i: int) -> int:
@@ -157,26 +162,30 @@ def _grid(page: Page, horizontals: list[Rule], verticals: list[Rule], tol: float
 
     for r in range(n_rows):
         for c in range(n_cols):
-            if c + 1 < n_cols and not _covered(verticals, False, xs[c + 1], ys[r], ys[r + 1], tol):
+            if c + 1 < n_cols and not _covered(col_lines[c + 1], False, ys[r], ys[r + 1]):
                 parent[find(r * n_cols + c)] = find(r * n_cols + c + 1)
-            if r + 1 < n_rows and not _covered(horizontals, True, ys[r + 1], xs[c], xs[c + 1], tol):
+            if r + 1 < n_rows and not _covered(row_lines[r + 1], True, xs[c], xs[c + 1]):
                 parent[find(r * n_cols + c)] = find((r + 1) * n_cols + c)
     members: dict[int, list[tuple[int, int]]] = {}
     for r in range(n_rows):
         for c in range(n_cols):
             members.setdefault(find(r * n_cols + c), []).append((r, c))
 
-    top, bottom, left, right = ys[0], ys[-1], xs[0], xs[-1]
-    inside = [w for w in page.words if left <= w.x_center <= right and top <= w.y_center <= bottom]
+    # Each word goes to the base cell its centre falls in, and so to the (merged) cell owning it.
+    words_of: dict[int, list[Word]] = {}
+    for word in page.words:
+        r = bisect_right(ys, word.y_center) - 1
+        c = bisect_right(xs, word.x_center) - 1
+        if 0 <= r < n_rows and 0 <= c < n_cols:
+            words_of.setdefault(find(r * n_cols + c), []).append(word)
     cells: list[Cell] = []
-    for group in members.values():
+    for root, group in members.items():
         r0, r1 = min(r for r, _ in group), max(r for r, _ in group)
         c0, c1 = min(c for _, c in group), max(c for _, c in group)
         box = (xs[c0], ys[r0], xs[c1 + 1], ys[r1 + 1])
-        words = [w for w in inside if box[0] <= w.x_center < box[2] and box[1] <= w.y_center < box[3]]
-        cells.append(_cell(r0, c0, r1 - r0 + 1, c1 - c0 + 1, box, words))
+        cells.append(_cell(r0, c0, r1 - r0 + 1, c1 - c0 + 1, box, words_of.get(root, [])))
     cells.sort(key=lambda cell: (cell.row, cell.col))
-    return Grid(page=page.number, bbox=(left, top, right, bottom), n_rows=n_rows, n_cols=n_cols, cells=cells)
+    return Grid(page=page.number, bbox=(xs[0], ys[0], xs[-1], ys[-1]), n_rows=n_rows, n_cols=n_cols, cells=cells)
 
 
 def _cell(row: int, col: int, row_span: int, col_span: int, box: BBox, words: list[Word]) -> Cell:

@@ -111,11 +111,11 @@ class _FormReader:
         value = squash_text(slot.text)
         return value if isinstance(value, str) else None
 
-    def number_of(self, slot: Slot | None, path: str) -> tuple[float | None, float]:
-        """The cell's number and a confidence factor; an unreadable cell is null with a finding."""
+    def number_of(self, slot: Slot | None, path: str, text: str | None = None) -> tuple[float | None, float]:
+        """The cell's number (or ``text``'s) and a confidence factor; an unreadable one is null with a finding."""
         if slot is None:
             return None, 1.0
-        text = slot.text
+        text = slot.text if text is None else text
         if text in _DASH_READINGS:
             return None, 1.0
         try:
@@ -169,13 +169,14 @@ class _FormReader:
 
     def _header(self, row: Row, following: Row | None, section: str) -> tuple[_Table | None, bool]:
         """The table a header row defines, and whether the next row is part of the header (sub-columns)."""
-        matches = match_columns(section, [s.text for s in row.slots])
-        found = {m.field for m in matches if m is not None and m.how != "only-left"}
+        texts = [s.text for s in row.slots]
+        found = {m.field for m in (match_label(section, t) for t in texts) if m is not None}
         if section == "indicator_columns":
             if len(found) < 3 or not found & set(_LEVEL_FIELDS):
                 return None, False
         elif len(found) < 2 or not found & _AMOUNTS:
             return None, False
+        matches = match_columns(section, texts)
         columns = self._columns(row.slots, matches, section)
         two_rows = False
         if following is not None and section == "indicator_columns":
@@ -253,17 +254,23 @@ class _FormReader:
         table = self.fund_table
         assert table is not None
         cells, _ = self._assign(row, table)
-        # The row's label is its first cell of its own: the caption (项目资金) spans the header row too.
-        label_slot = next((s for s in row.slots if id(s.cell) not in table.header_cells), None)
-        if label_slot is not None and any(cells.get(c.field) is label_slot for c in table.columns if c.field):
-            label_slot = None
-        label = self.text_of(label_slot)
-        if label_slot is None or label is None:
+        # The row's label: its own cells left of the first known column that are not numbers (an unknown
+        # amount column is not a label); the caption (项目资金) spans the header row and is not part of it.
+        first = min((c.x0 for c in table.columns if c.field), default=0.0) + self._offset(table, row)
+        parts = [
+            s
+            for s in row.slots
+            if id(s.cell) not in table.header_cells and s.x0 < first - self.tol and s.text and not _numeric(s.text)
+        ]
+        label = "".join(s.text for s in parts) or None
+        if label is None:
             return any(self.text_of(cells.get(c.field)) for c in table.columns if c.field) and self._orphan(row)
+        label_slot: Slot | list[Slot] = parts if len(parts) > 1 else parts[0]
         item = fund_item(label)
         if item is None:
-            if is_known_label(label) or match_label("totals", label) is not None:
-                return False
+            numbers = any(_numeric(s.text) for s in row.slots if id(s.cell) not in table.header_cells)
+            if not numbers or any(is_known_label(s.text) for s in parts):
+                return False  # the money table has ended
             self.note(
                 "unrecognised_fund_row", "warning", None, f"fund row {label!r} is not in the label table; skipped"
             )
@@ -395,11 +402,15 @@ class _FormReader:
         for slot in row.slots:
             if id(slot.cell) in self._seen_labels:
                 continue
+            label, inline = _split_inline(slot.text)
             for section in ("header", "goals"):
-                match = match_label(section, slot.text)
+                match = match_label(section, label)
                 if match is None or match.field in self.values:
                     continue
                 self._seen_labels.add(id(slot.cell))
+                if inline is not None:  # 项目名称：一网统管 in one cell
+                    self._header_value(match, slot, inline)
+                    break
                 value = row.after(slot)
                 if value is None or is_known_label(value.text):
                     value = following.below(slot) if following is not None else None
@@ -408,21 +419,34 @@ class _FormReader:
                 self._header_value(match, value)
                 break
 
-    def _header_value(self, match: Match, slot: Slot | None) -> None:
+    def _loose_key_values(self) -> None:
+        """Header fields printed as lines outside the tables (单位名称：…) when the tables lack them."""
+        for page in self.pages:
+            inside = [g.bbox for g in self.grids.get(page.number, [])]
+            for word in self.span.words_on(page):
+                if any(_within(word.bbox, b) for b in inside):
+                    continue
+                label, inline = _split_inline(word.text)
+                match = match_label("header", label) if inline else None
+                if match is not None and match.field not in self.values:
+                    self._header_value(match, _word_slot(word, page.number), inline, factor=0.9)
+
+    def _header_value(self, match: Match, slot: Slot | None, inline: str | None = None, factor: float = 1.0) -> None:
         name = match.field
+        how = "cell" if inline is None else "after-colon"
         if name == "subordinate_units":
-            number, factor = self.number_of(slot, name)
+            number, number_factor = self.number_of(slot, name, inline)
             if number is not None and not number.is_integer():
                 self.note("unreadable_number", "warning", name, f"not a whole number: {number}")
                 number = None
             self.values[name] = int(number) if number is not None else None
             if number is not None and slot is not None:
-                self.record(name, slot, factor * match.score)
+                self.record(name, slot, factor * number_factor * match.score, how)
             return
-        text = self.text_of(slot)
-        self.values[name] = text
-        if text is not None and slot is not None:
-            self.record(name, slot, match.score)
+        text = squash_text(inline) if inline is not None else self.text_of(slot)
+        self.values[name] = text if isinstance(text, str) else None
+        if isinstance(text, str) and slot is not None:
+            self.record(name, slot, factor * match.score, how)
 
     # -- the form -----------------------------------------------------------------------------
 
@@ -431,6 +455,7 @@ class _FormReader:
         if year is None:
             self.note("no_year", "error", "year", "the form prints no year (2023年度); the form is not extracted")
             return FormResult(form=None, provenance=self.provenance, findings=self.findings)
+        self._loose_key_values()
         self._infer_name()
         self._unit()
         form_values: dict[str, Any] = {
@@ -545,6 +570,22 @@ def _weights_beside_level1(columns: list[_Column]) -> list[_Column]:
     ]
     weights = [c for c in fixed if c.field == "weight"]
     return [c for c in fixed if c.field != "weight" or c is weights[0]]
+
+
+def _split_inline(text: str) -> tuple[str, str | None]:
+    """``项目名称：一网统管`` → (``项目名称``, ``一网统管``); text with no colon, or nothing after it, stays whole."""
+    for colon in ("：", ":"):
+        label, sep, value = text.partition(colon)
+        if sep and label and value.strip():
+            return label, value
+    return text, None
+
+
+def _numeric(text: str) -> bool:
+    try:
+        return parse_number(text) is not None
+    except ValueError:
+        return False
 
 
 def _match_score(match: Match | None) -> float:
