@@ -95,10 +95,10 @@ class _FormReader:
         self.provenance[path] = FieldSource(
             page=parts[0].page,
             bbox=(
-                min(b[0] for b in boxes),
-                min(b[1] for b in boxes),
-                max(b[2] for b in boxes),
-                max(b[3] for b in boxes),
+                round(min(b[0] for b in boxes), 2),
+                round(min(b[1] for b in boxes), 2),
+                round(max(b[2] for b in boxes), 2),
+                round(max(b[3] for b in boxes), 2),
             ),
             text="\n".join(s.raw for s in parts),
             confidence=round(max(0.0, min(1.0, min(s.conf for s in parts) * factor)), 3),
