@@ -4,10 +4,16 @@
 ``Page`` per page with its words, boxes and ruling lines. Scans are straightened
 before OCR; their words come back in the straightened page's coordinates, in
 points, exactly like a text layer's.
+
+A scan's ruling lines are found before its text: each table cell is then cut
+out and read line by line by recognition alone (the rules already say where the
+text is), and only the text around the tables goes through text detection
+(``Settings.ocr_mode``: "cells", or "page" to detect over the whole page).
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,12 +21,30 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pymupdf
+from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline._imaging import Quad, estimate_skew, find_rules, find_sheet, flatten, rotate, sheet_size
+from pipeline._imaging import (
+    Box,
+    Quad,
+    binarize,
+    drop_specks,
+    estimate_skew,
+    find_sheet,
+    flatten,
+    ink_line_height,
+    lone_dash,
+    rotate,
+    rule_masks,
+    rule_segments,
+    sheet_size,
+    text_blocks,
+    text_lines,
+)
 from pipeline.exceptions import EncryptedPdfError, InputFileError, UnsupportedFileError
-from pipeline.ocr import get_engine
-from pipeline.page import Page, Rule, Word
+from pipeline.ocr import OcrEngine, OcrLine, get_engine
+from pipeline.page import BBox, Page, Rule, Word
 from pipeline.settings import Settings
+from pipeline.tables import Grid, rebuild_grids
 
 __all__ = ["detect_kind", "iter_pages", "open_document", "read_pages", "render_page"]
 
@@ -32,6 +56,15 @@ _MAGIC = {
     b"MM\x00*": "image",
 }
 _RULE_MAX_THICKNESS = 2.5  # points; a filled rectangle thinner than this is a line
+# White margins around a cell's text line for recognition, in line heights: above and below,
+# and at the ends. The model scales every line to 48 px high: a wider margin shrinks the text,
+# which reads faster but worse; a narrower one costs time and reads no better (measured on the
+# fixtures).
+_LINE_MARGIN = 0.2
+_LINE_SIDE = 0.1
+_MIN_CELL_SIZE = 12.0  # points: a grid whose typical cell is smaller is a large character's strokes
+_DOUBLE_QUOTES = "“”\""
+_MIN_LINE_SCORE = 0.5  # a cell line read with less confidence is noise (RapidOCR's own cut for detected lines)
 
 # MuPDF prints its own complaints about damaged files to stderr; we report them as one line instead.
 pymupdf.TOOLS.mupdf_display_errors(False)
@@ -190,22 +223,42 @@ def _page_image(page: pymupdf.Page, dpi: int) -> tuple[np.ndarray, tuple[float, 
     when its resolution is near ``dpi``; otherwise render the page at ``dpi``.
     """
     area = page.rect.width * page.rect.height
-    infos = [i for i in page.get_image_info(xrefs=True) if i.get("xref")]
-    if len(infos) == 1 and page.rotation == 0:
+    # One image placed once is the scan; its xref comes from the page's image list, which is
+    # free, where asking get_image_info for xrefs decodes every image to hash it.
+    infos, images = page.get_image_info(), page.get_images()
+    if len(infos) == 1 and len(images) == 1 and page.rotation == 0:
         info = infos[0]
         bbox = pymupdf.Rect(info["bbox"])
         a, b, c, d = info["transform"][:4]
         axis_aligned = abs(b) < 1e-6 and abs(c) < 1e-6 and a > 0 and d > 0
         image_dpi = info["width"] / max(bbox.width / 72.0, 1e-6)
         if axis_aligned and bbox.width * bbox.height >= 0.85 * area and 0.75 * dpi <= image_dpi <= 1.6 * dpi:
-            raw = page.parent.extract_image(info["xref"])["image"]
-            gray = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_GRAYSCALE)
+            gray = _image_pixels(page.parent, images[0][0])
             if gray is not None and gray.shape[1] == info["width"]:
                 ox, oy = page.rect.x0, page.rect.y0
                 return gray, (bbox.x0 - ox, bbox.y0 - oy, bbox.x1 - ox, bbox.y1 - oy)
     pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY, alpha=False)
     gray = np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.stride)[:, : pix.width].copy()
     return gray, (0.0, 0.0, page.rect.width, page.rect.height)
+
+
+def _image_pixels(doc: pymupdf.Document, xref: int) -> np.ndarray | None:
+    """An embedded image's pixels in grayscale, decoded the quickest way.
+
+    A JPEG stream goes to OpenCV as it is. Anything else MuPDF decodes itself:
+    ``extract_image`` would first re-encode it as a PNG, a second for a page-sized
+    scan. Only odd colour spaces (CMYK, indexed) take that road.
+    """
+    if doc.xref_get_key(xref, "Filter") != ("name", "/DCTDecode"):
+        pix = pymupdf.Pixmap(doc, xref)
+        channels = pix.n - pix.alpha
+        if channels in (1, 3):
+            pixels = np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width, pix.n)
+            if channels == 1:
+                return pixels[:, :, 0].copy()
+            return cv2.cvtColor(np.ascontiguousarray(pixels[:, :, :3]), cv2.COLOR_RGB2GRAY)
+    raw = doc.extract_image(xref)["image"]
+    return cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_GRAYSCALE)
 
 
 def _straighten(
@@ -240,6 +293,42 @@ def _straighten(
     return rotate(gray, angle), (bx0, by0, bx1, by1), size, angle, sheet
 
 
+class _Frame(BaseModel):
+    """Where the straightened page image lies in the page frame: its pixel (0, 0) at (x0, y0), in points."""
+
+    model_config = ConfigDict(frozen=True)
+
+    x0: float
+    y0: float
+    sx: float = Field(description="Points per pixel across")
+    sy: float = Field(description="Points per pixel down")
+
+    def to_points(self, box: tuple[float, float, float, float]) -> BBox:
+        x0, y0, x1, y1 = box
+        return (self.x0 + x0 * self.sx, self.y0 + y0 * self.sy, self.x0 + x1 * self.sx, self.y0 + y1 * self.sy)
+
+    def to_pixels(self, box: BBox) -> Box:
+        x0, y0, x1, y1 = box
+        return (
+            round((x0 - self.x0) / self.sx),
+            round((y0 - self.y0) / self.sy),
+            round((x1 - self.x0) / self.sx),
+            round((y1 - self.y0) / self.sy),
+        )
+
+
+class _Scan(BaseModel):
+    """A straightened page image and what the image work found on it, shared by the reading steps."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    gray: np.ndarray
+    ink: np.ndarray = Field(description="Ink (255) without scanner specks")
+    lines: np.ndarray = Field(description="Ruling lines (255), grown by their blurred edge")
+    frame: _Frame
+    dpi: int
+
+
 def _ocr_page(page: pymupdf.Page, index: int, path: Path, settings: Settings) -> Page:
     straight, (bx0, by0, bx1, by1), (width, height), angle, sheet = _straighten(
         page,
@@ -248,37 +337,203 @@ def _ocr_page(page: pymupdf.Page, index: int, path: Path, settings: Settings) ->
         angle=None if settings.deskew else 0.0,
     )
     height_px, width_px = straight.shape[:2]
-    sx, sy = (bx1 - bx0) / width_px, (by1 - by0) / height_px
-    dpi = round(72.0 / sx)
-    lines = get_engine(settings.ocr_engine, settings.ocr_threads).read_lines(straight)
-    words = [
+    frame = _Frame(x0=bx0, y0=by0, sx=(bx1 - bx0) / width_px, sy=(by1 - by0) / height_px)
+    dpi = round(72.0 / frame.sx)
+    binary = binarize(straight)
+    horizontal, vertical = rule_masks(binary, dpi)
+    rules = [_rule(frame.to_points(segment)) for segment in rule_segments((horizontal, vertical), dpi)]
+    engine = get_engine(settings.ocr_engine, settings.ocr_threads)
+    layout = Page(path=str(path), number=index + 1, width=width, height=height, source="ocr", rules=rules)
+    grids = [grid for grid in rebuild_grids(layout) if _is_table(grid)] if settings.ocr_mode == "cells" else []
+    if grids:
+        scan = _Scan(
+            gray=straight,
+            ink=drop_specks(binary, round((dpi / 100) ** 2)),
+            lines=cv2.dilate(cv2.bitwise_or(horizontal, vertical), np.ones((5, 5), np.uint8)),
+            frame=frame,
+            dpi=dpi,
+        )
+        words = _reading_order(grids, _read_cells(scan, grids, engine), _read_around(scan, grids, engine))
+    else:
+        words = _words(engine.read_lines(straight), frame, (0, 0))
+    chars = sum(len(w.text) for w in words)
+    confidence = sum(w.conf * len(w.text) for w in words) / chars if chars else None
+    return layout.model_copy(
+        update={
+            "words": words,
+            "ocr_confidence": round(confidence, 4) if confidence is not None else None,
+            "deskew_angle": angle,
+            "sheet": sheet,
+            "dpi": dpi,
+        }
+    )
+
+
+def _is_table(grid: Grid) -> bool:
+    """Whether a grid found on a scan is a table, not the strokes of a large title's characters.
+
+    At 20 pt a character's strokes are long enough to pass for ruling lines, and
+    they cross into a tiny grid. A table's cells hold text: their typical size is
+    well above a line of body text. What is not a table is read by detection.
+    """
+    widths = [cell.bbox[2] - cell.bbox[0] for cell in grid.cells]
+    heights = [cell.bbox[3] - cell.bbox[1] for cell in grid.cells]
+    return min(statistics.median(widths), statistics.median(heights)) >= _MIN_CELL_SIZE
+
+
+def _rule(box: BBox) -> Rule:
+    x0, y0, x1, y1 = box
+    return Rule(x0=x0, y0=y0, x1=x1, y1=y1)
+
+
+def _words(lines: list[OcrLine], frame: _Frame, offset: tuple[int, int]) -> list[Word]:
+    """Detected text lines as words in the page frame; ``offset`` is where their image lies in the page image."""
+    dx, dy = offset
+    return [
         Word(
             text=line.text,
-            bbox=(bx0 + line.box[0] * sx, by0 + line.box[1] * sy, bx0 + line.box[2] * sx, by0 + line.box[3] * sy),
+            bbox=frame.to_points((line.box[0] + dx, line.box[1] + dy, line.box[2] + dx, line.box[3] + dy)),
             conf=min(1.0, max(0.0, line.score)),
         )
         for line in lines
         if line.text.strip()
     ]
-    rules = [
-        Rule(x0=bx0 + x0 * sx, y0=by0 + y0 * sy, x1=bx0 + x1 * sx, y1=by0 + y1 * sy)
-        for x0, y0, x1, y1 in find_rules(straight, dpi)
-    ]
-    chars = sum(len(w.text) for w in words)
-    confidence = sum(w.conf * len(w.text) for w in words) / chars if chars else None
-    return Page(
-        path=str(path),
-        number=index + 1,
-        width=width,
-        height=height,
-        source="ocr",
-        words=words,
-        rules=rules,
-        ocr_confidence=round(confidence, 4) if confidence is not None else None,
-        deskew_angle=angle,
-        sheet=sheet,
-        dpi=dpi,
-    )
+
+
+def _read_cells(scan: _Scan, grids: list[Grid], engine: OcrEngine) -> list[list[Word]]:
+    """Every table cell read line by line, one list of words a grid: no text detection, the rules box the text.
+
+    Each cell is cut just inside its ruling lines; what is left of a line at its
+    edges is wiped, a blank cell is skipped, and the rest is split into text lines
+    by its ink profile; the lines of the whole page are recognised in one call.
+    """
+    inset = max(2, round(scan.dpi / 50))
+    cells = [(g, _inset(scan.frame.to_pixels(cell.bbox), inset)) for g, grid in enumerate(grids) for cell in grid.cells]
+    cells = [(g, box) for g, box in cells if box[2] > box[0] and box[3] > box[1]]
+    inks = [_cell_ink(scan, box, 2 * inset) for _, box in cells]
+    height = ink_line_height(inks, scan.dpi)
+    words: list[list[Word]] = [[] for _ in grids]
+    to_read: list[tuple[int, list[Box]]] = []  # each cell's text lines (page pixels) with its grid
+    for (g, (cx, cy, _, _)), ink in zip(cells, inks, strict=True):
+        if not ink.any():
+            continue  # a blank cell
+        found = text_lines(ink, height)
+        x0, y0, x1, y1 = found[0]
+        dash = lone_dash(ink[y0:y1, x0:x1], height) if len(found) == 1 else None
+        lines = [(cx + x0, cy + y0, cx + x1, cy + y1) for x0, y0, x1, y1 in found]
+        if dash:
+            words[g].append(Word(text=dash, bbox=scan.frame.to_points(lines[0])))
+        else:
+            to_read.append((g, lines))
+    slack = max(1, scan.dpi // 100)
+    texts = engine.read_line_images([_line_image(scan.gray, box, height, slack) for _, c in to_read for box in c])
+    start = 0
+    for g, lines in to_read:
+        mine, start = texts[start : start + len(lines)], start + len(lines)
+        read = [(box, t) for box, t in zip(lines, mine, strict=True) if t.text.strip() and t.score >= _MIN_LINE_SCORE]
+        paired = _pair_quotes([text.text.strip() for _, text in read])
+        words[g] += [
+            Word(text=line, bbox=scan.frame.to_points(box), conf=min(1.0, max(0.0, text.score)))
+            for (box, text), line in zip(read, paired, strict=True)
+        ]
+    return words
+
+
+def _reading_order(grids: list[Grid], tables: list[list[Word]], around: list[Word]) -> list[Word]:
+    """The words around the tables and each table's words, by where they start down the page.
+
+    A table's words stay together, cell by cell and line by line, so a vertical
+    header (绩/效/指/标) joins up again like the detected line it used to be.
+    """
+    words, rest = [], list(around)
+    for grid, table in zip(grids, tables, strict=True):
+        while rest and rest[0].y_center < grid.bbox[1]:
+            words.append(rest.pop(0))
+        words += table
+    return words + rest
+
+
+def _pair_quotes(lines: list[str]) -> list[str]:
+    """A cell's lines with its double quotes turned to alternate “ and ”, when they pair up.
+
+    At recognition size “ and ” are two specks that differ only in which way they
+    curl, and the model often gets the way wrong, or reads a straight ". Chinese
+    text quotes with “…”, so an even number of quotes in a cell is re-curled in
+    order; an odd number means one was missed, and then they are left as read.
+    """
+    if sum(line.count(q) for line in lines for q in _DOUBLE_QUOTES) % 2:
+        return lines
+    opened = False
+    paired: list[str] = []
+    for line in lines:
+        chars = list(line)
+        for i, char in enumerate(chars):
+            if char in _DOUBLE_QUOTES:
+                chars[i] = "”" if opened else "“"
+                opened = not opened
+        paired.append("".join(chars))
+    return paired
+
+
+def _inset(box: Box, by: int) -> Box:
+    x0, y0, x1, y1 = box
+    return (x0 + by, y0 + by, x1 - by, y1 - by)
+
+
+def _cell_ink(scan: _Scan, box: Box, edge: int) -> np.ndarray:
+    """The ink inside a cell, without the bits of its ruling lines that reach in along its edges.
+
+    Only line pixels near the edges are wiped: a rule found where it is not (a
+    long dash in the cell) must not erase the cell's own text.
+    """
+    x0, y0, x1, y1 = box
+    ink = scan.ink[y0:y1, x0:x1].copy()
+    lines = scan.lines[y0:y1, x0:x1].copy()
+    lines[edge:-edge, edge:-edge] = 0
+    ink[lines > 0] = 0
+    return ink
+
+
+def _line_image(gray: np.ndarray, box: Box, height: float, slack: int) -> np.ndarray:
+    """One text line cut from the page onto white, centred, with a margin (recognition reads it better).
+
+    Only the line's own ink box (and ``slack`` pixels for the antialiased edge) is
+    copied, so neither the lines above and below nor the ruling lines come with it.
+    Short marks (a dash, a digit) get the height of a full line, so all lines are
+    read at one scale.
+    """
+    x0, y0, x1, y1 = box
+    margin, side = max(slack, round(_LINE_MARGIN * height)), max(slack, round(_LINE_SIDE * height))
+    full = max(y1 - y0, round(height))
+    canvas = np.full((full + 2 * margin, x1 - x0 + 2 * side), 255, dtype=np.uint8)
+    top = margin + (full - (y1 - y0)) // 2
+    sy0, sy1 = max(0, y0 - slack), min(gray.shape[0], y1 + slack)
+    sx0, sx1 = max(0, x0 - slack), min(gray.shape[1], x1 + slack)
+    ty0, tx0 = top - (y0 - sy0), side - (x0 - sx0)
+    canvas[ty0 : ty0 + sy1 - sy0, tx0 : tx0 + sx1 - sx0] = gray[sy0:sy1, sx0:sx1]
+    return canvas
+
+
+def _read_around(scan: _Scan, grids: list[Grid], engine: OcrEngine) -> list[Word]:
+    """The text outside the tables (title, year, notes) by detection and recognition, block by block.
+
+    The tables are painted out; what ink is left is grouped into blocks and only
+    those are given to the detector, a small part of the page.
+    """
+    pad, border = max(4, round(scan.dpi / 10)), max(4, round(scan.dpi / 25))
+    outside = scan.ink.copy()
+    paper = scan.gray.copy()
+    for grid in grids:  # painted out up to just past its border lines: text right by a table stays
+        x0, y0, x1, y1 = _inset(scan.frame.to_pixels(grid.bbox), -border)
+        outside[max(0, y0) : y1, max(0, x0) : x1] = 0
+        paper[max(0, y0) : y1, max(0, x0) : x1] = 255
+    height = 10 * scan.dpi / 72  # a line of body text: rows of ink closer than this are one block
+    words: list[Word] = []
+    for x0, y0, x1, y1 in text_blocks(outside, height):
+        bx0, by0 = max(0, x0 - pad), max(0, y0 - pad)
+        block = paper[by0 : y1 + pad, bx0 : x1 + pad]
+        words += _words(engine.read_lines(block), scan.frame, (bx0, by0))
+    return words
 
 
 def render_page(page: Page, dpi: int = 150) -> np.ndarray:

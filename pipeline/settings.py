@@ -14,9 +14,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.exceptions import ConfigurationError
 
-__all__ = ["OcrMode", "Settings", "check_settings"]
+__all__ = ["OcrLayout", "OcrMode", "Settings", "check_settings"]
 
 OcrMode = Literal["auto", "always", "never"]
+OcrLayout = Literal["cells", "page"]
 
 
 class Settings(BaseSettings):
@@ -31,6 +32,11 @@ class Settings(BaseSettings):
     ocr_engine: str = Field(default="rapidocr", description="Name of a registered OCR engine")
     ocr_dpi: int = Field(default=200, ge=72, le=600, description="Resolution pages are rendered at for OCR")
     ocr_threads: int = Field(default=0, ge=0, description="Threads for the OCR engine; 0 lets it choose")
+    ocr_mode: OcrLayout = Field(
+        default="cells",
+        description="cells: read table cells line by line from their ruling lines, detect text only around the "
+        "tables; page: detect and read text over the whole page (slower)",
+    )
     deskew: bool = Field(default=True, description="Straighten slightly rotated scans before OCR")
     flatten_photos: bool = Field(
         default=True, description="Find a photographed sheet on a darker background and warp it flat before OCR"
