@@ -23,11 +23,11 @@ from pydantic import ValidationError
 
 from pipeline.extractors._rows import Row, Slot, form_rows
 from pipeline.labels import Match, fund_item, is_known_label, match_columns, match_label, unit_in
-from pipeline.page import Page, lines_of
+from pipeline.page import Page, Word, lines_of
 from pipeline.result import FieldSource, Finding, FormResult, Severity
 from pipeline.schema import AMOUNT_UNITS, Form, FundRow, Indicator, parse_number, squash_text
 from pipeline.segment import FormSpan
-from pipeline.tables import Grid
+from pipeline.tables import Cell, Grid
 
 __all__ = ["NAME", "extract_form"]
 
@@ -58,7 +58,6 @@ class _Column:
 class _Table:
     """A header row's columns, and where the header sits (page, grid) to align later grids with it."""
 
-    kind: str
     columns: list[_Column]
     key: tuple[int, int]
     header_cells: frozenset[int]
@@ -187,7 +186,7 @@ class _FormReader:
                 columns = sorted(kept + self._columns(sub, sub_matches, section), key=lambda c: c.x0)
                 two_rows = True
         header_cells = frozenset(id(s.cell) for s in row.slots)
-        return _Table(section, columns, (row.page, row.grid), header_cells), two_rows
+        return _Table(columns, (row.page, row.grid), header_cells), two_rows
 
     def _columns(self, slots: Iterable[Slot], matches: list[Match | None], section: str) -> list[_Column]:
         columns: list[_Column] = []
@@ -264,7 +263,12 @@ class _FormReader:
         ]
         label = "".join(s.text for s in parts) or None
         if label is None:
-            return any(self.text_of(cells.get(c.field)) for c in table.columns if c.field) and self._orphan(row)
+            if not any(self.text_of(cells.get(c.field)) for c in table.columns if c.field):
+                return False
+            self.note(
+                "unlabelled_row", "warning", None, f"a money-table row on page {row.page} has values but no label"
+            )
+            return True
         label_slot: Slot | list[Slot] = parts if len(parts) > 1 else parts[0]
         item = fund_item(label)
         if item is None:
@@ -289,10 +293,6 @@ class _FormReader:
             if number is not None:
                 self.record(f"{path}.{column.field}", slot, factor * _match_score(column.match))
         self._append(FundRow, values, self.funds, path)
-        return True
-
-    def _orphan(self, row: Row) -> bool:
-        self.note("unlabelled_row", "warning", None, f"a money-table row on page {row.page} has values but no label")
         return True
 
     # -- the indicator table ------------------------------------------------------------------
@@ -338,7 +338,7 @@ class _FormReader:
             values[name] = value
             if value is not None:
                 slot = cells[name]
-                self.record(f"{path}.{name}", slot, _column_score(self.indicator_table, name), _how(slot, row))
+                self.record(f"{path}.{name}", slot, _column_score(self.indicator_table, name), _how(slot))
         if values["level1"] is None:
             if not self.indicators:
                 self.note("no_level1", "warning", path, "the first indicator row has no 一级指标; skipped")
@@ -375,7 +375,7 @@ class _FormReader:
         joined = "".join(self.text_of(s) or "" for s in slots)
         values["target"] = joined or None
         if joined:
-            self.record(f"{path}.target", slots, _column_score(self.indicator_table, "target"), _how(slots[0], row))
+            self.record(f"{path}.target", slots, _column_score(self.indicator_table, "target"), _how(slots[0]))
 
     def _columns_of(self, kind: str) -> list[_Column]:
         table = self.indicator_table if kind == "indicator" else self.fund_table
@@ -521,8 +521,9 @@ class _FormReader:
             return
         for row in self.rows:
             for slot in row.slots:
-                if match_label("fund_table", slot.text) and unit_in(slot.text):
-                    self.values["amount_unit"] = unit_in(slot.text)
+                unit = unit_in(slot.text) if match_label("fund_table", slot.text) else None
+                if unit is not None:
+                    self.values["amount_unit"] = unit
                     self.record("amount_unit", slot)
                     return
         for page in self.pages:
@@ -598,7 +599,7 @@ def _column_score(table: _Table | None, name: str) -> float:
     return next((_match_score(c.match) for c in table.columns if c.field == name), 1.0)
 
 
-def _how(slot: Slot, row: Row) -> str:
+def _how(slot: Slot) -> str:
     return "merged" if slot.cell.row_span > 1 else "cell"
 
 
@@ -607,9 +608,8 @@ def _within(box: tuple[float, float, float, float], outer: tuple[float, float, f
     return outer[0] <= cx <= outer[2] and outer[1] <= cy <= outer[3]
 
 
-def _word_slot(word: Any, page: int) -> Slot:
-    from pipeline.tables import Cell
-
+def _word_slot(word: Word, page: int) -> Slot:
+    """A word outside the tables as a one-line slot, so provenance reads it like a cell."""
     cell = Cell(row=0, col=0, bbox=word.bbox, text=word.text, lines=[word.text], conf=word.conf)
     return Slot(cell, page, -1, word.conf)
 
