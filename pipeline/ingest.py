@@ -63,7 +63,7 @@ _RULE_MAX_THICKNESS = 2.5  # points; a filled rectangle thinner than this is a l
 _LINE_MARGIN = 0.2
 _LINE_SIDE = 0.1
 _MIN_CELL_SIZE = 12.0  # points: a grid whose typical cell is smaller is a large character's strokes
-_DOUBLE_QUOTES = "“”\""
+_DOUBLE_QUOTES = '“”"'
 _MIN_LINE_SCORE = 0.5  # a cell line read with less confidence is noise (RapidOCR's own cut for detected lines)
 
 # MuPDF prints its own complaints about damaged files to stderr; we report them as one line instead.

@@ -17,9 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipeline.page import BBox
 from pipeline.schema import Document, Form
 
-__all__ = ["Extraction", "FieldSource", "Finding", "FormResult", "Severity"]
+__all__ = ["Extraction", "FieldSource", "Finding", "FormResult", "Severity", "Status"]
 
 Severity = Literal["info", "warning", "error"]
+Status = Literal["ok", "needs_review"]
 
 
 class FieldSource(BaseModel):
@@ -64,6 +65,7 @@ class Extraction(Document):
     """A Document as extracted, with provenance, confidence and findings beside the contract fields."""
 
     extractor: str = Field(description="Which extractor produced the forms: layout, llm:<model>")
+    status: Status = Field(default="ok", description="needs_review when any finding is an error, else ok")
     provenance: dict[str, FieldSource] = Field(default_factory=dict)
     findings: list[Finding] = Field(default_factory=list)
     seconds: dict[str, float] = Field(default_factory=dict, description="Wall time per stage")

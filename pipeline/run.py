@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from pipeline.checks import check_form, source_text, status_of
 from pipeline.exceptions import NoFormFoundError
 from pipeline.extractors import get_extractor
 from pipeline.extractors._rows import grids_of
@@ -59,12 +60,18 @@ def read_file(path: Path | str, settings: Settings | None = None) -> Reading:
 
 
 def extract_reading(reading: Reading, extractor: str = "layout") -> Extraction:
-    """Fill every form of a read file with ``extractor``; a form it cannot build is left out with a finding."""
+    """Fill every form of a read file with ``extractor`` and check it.
+
+    A form the extractor cannot build is left out with a finding. Every form
+    built goes through the deterministic checks, grounded in its own pages;
+    ``status`` is ``needs_review`` when any finding is an error.
+    """
     started = time.perf_counter()
     extract_form = get_extractor(extractor)
     grids = grids_of(reading.pages)
     tables = time.perf_counter()
     result = Extraction(source=reading.source, extractor=extractor)
+    checking = 0.0
     for span in reading.spans:
         form_result = extract_form(span, reading.pages, grids)
         prefix = f"forms[{len(result.forms)}]"
@@ -72,13 +79,20 @@ def extract_reading(reading: Reading, extractor: str = "layout") -> Extraction:
             prefix = f"spans[{span.index}]"
         else:
             result.forms.append(form_result.form)
+        findings = list(form_result.findings)
+        if form_result.form is not None:
+            checks_started = time.perf_counter()
+            findings += check_form(form_result.form, source_text(reading.pages, span, grids))
+            checking += time.perf_counter() - checks_started
         result.provenance.update({f"{prefix}.{path}": src for path, src in form_result.provenance.items()})
-        result.findings.extend(f.under(prefix) for f in form_result.findings)
+        result.findings.extend(f.under(prefix) for f in findings)
     done = time.perf_counter()
+    result.status = status_of(result.findings)
     result.seconds = {
         "read": reading.seconds,
         "tables": round(tables - started, 4),
-        "extract": round(done - tables, 4),
+        "extract": round(done - tables - checking, 4),
+        "checks": round(checking, 4),
     }
     return result
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 __all__ = [
     "AMOUNT_UNITS",
+    "DIGIT_SLIPS",
     "FUND_ITEMS",
     "Document",
     "Form",
@@ -49,6 +50,8 @@ FormType = Literal["project", "department"]
 _NULL_MARKS = frozenset({"", "—", "–", "-", "－", "/", "／", "——", "--", "…"})
 _WHITESPACE = re.compile(r"\s+")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+# What OCR reads in place of a digit or a decimal point: 1O0 → 100, 3。52 → 3.52.
+DIGIT_SLIPS = str.maketrans({"O": "0", "o": "0", "D": "0", "l": "1", "I": "1", "|": "1", "。": ".", "，": ","})
 
 
 def squash_text(value: object) -> object:

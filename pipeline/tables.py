@@ -95,9 +95,10 @@ def _clusters(items: list[Rule], key: Callable[[Rule], float], tol: float) -> li
 
 
 def _touches(h: Rule, v: Rule, tol: float) -> bool:
-    return min(h.x0, h.x1) - tol <= v.x0 <= max(h.x0, h.x1) + tol and min(v.y0, v.y1) - tol <= h.y0 <= max(
-        v.y0, v.y1
-    ) + tol
+    return (
+        min(h.x0, h.x1) - tol <= v.x0 <= max(h.x0, h.x1) + tol
+        and min(v.y0, v.y1) - tol <= h.y0 <= max(v.y0, v.y1) + tol
+    )
 
 
 def _tables(horizontals: list[Rule], verticals: list[Rule], tol: float) -> list[tuple[list[Rule], list[Rule]]]:

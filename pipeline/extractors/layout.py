@@ -25,7 +25,7 @@ from pipeline.extractors._rows import Row, Slot, form_rows
 from pipeline.labels import Match, fund_item, is_known_label, match_columns, match_label, unit_in
 from pipeline.page import Page, Word, lines_of
 from pipeline.result import FieldSource, Finding, FormResult, Severity
-from pipeline.schema import AMOUNT_UNITS, Form, FundRow, Indicator, parse_number, squash_text
+from pipeline.schema import AMOUNT_UNITS, DIGIT_SLIPS, Form, FundRow, Indicator, parse_number, squash_text
 from pipeline.segment import FormSpan
 from pipeline.tables import Cell, Grid
 
@@ -37,7 +37,6 @@ _AMOUNTS = frozenset({"initial_budget", "adjusted_budget", "executed"})
 _LEVEL_FIELDS = ("level1", "level2", "level3")
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
 # What OCR confuses in digits, and units printed after a number in its cell.
-_DIGIT_SLIPS = str.maketrans({"O": "0", "o": "0", "D": "0", "l": "1", "I": "1", "|": "1", "。": ".", "，": ","})
 _NUMBER_SUFFIX = re.compile(r"(万元|元|分|个|人|次)$")
 _UNIT_DEFAULT = "元"
 # A printed dash (—) as OCR reads it alone in a number cell: the CJK 一 and its kin.
@@ -122,7 +121,7 @@ class _FormReader:
         except ValueError:
             pass
         cleaned = _NUMBER_SUFFIX.sub("", "".join(unicodedata.normalize("NFKC", text).split()))
-        for candidate, factor in ((cleaned, 0.9), (cleaned.translate(_DIGIT_SLIPS), 0.7)):
+        for candidate, factor in ((cleaned, 0.9), (cleaned.translate(DIGIT_SLIPS), 0.7)):
             try:
                 return parse_number(candidate), factor
             except ValueError:
