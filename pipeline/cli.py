@@ -14,9 +14,10 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline import __version__
-from pipeline.exceptions import JixiaoError
-from pipeline.result import Extraction
-from pipeline.run import Reading, extract_reading, read_file
+from pipeline.checks import CATALOGUE, check_document, status_of
+from pipeline.exceptions import ExitCode, InputFileError, JixiaoError
+from pipeline.result import Extraction, Finding
+from pipeline.run import Reading, extract_reading, read_file, sources_for
 from pipeline.schema import Document
 from pipeline.settings import OcrMode, Settings, check_settings
 
@@ -64,11 +65,12 @@ def _summary_table(result: Extraction) -> Table:
     table = Table(
         title=f"{source.file}: {source.pages} page(s), {len(result.forms)} form(s), extractor {result.extractor}"
     )
-    for name in ("form", "type", "year", "name", "unit", "funds", "indicators", "findings", "least sure"):
+    for name in ("form", "type", "year", "name", "unit", "funds", "indicators", "errors", "warnings", "least sure"):
         table.add_column(name)
     for index, form in enumerate(result.forms):
         prefix = f"forms[{index}]."
-        findings = [f for f in result.findings if (f.path or "").startswith(prefix) and f.severity != "info"]
+        findings = [f for f in result.findings if (f.path or "").startswith(prefix)]
+        errors = sum(f.severity == "error" for f in findings)
         confidences = [src.confidence for path, src in result.provenance.items() if path.startswith(prefix)]
         table.add_row(
             str(index + 1),
@@ -78,9 +80,29 @@ def _summary_table(result: Extraction) -> Table:
             form.amount_unit,
             str(len(form.funds)),
             str(len(form.indicators)),
-            str(len(findings)),
+            f"[red]{errors}[/red]" if errors else "0",
+            str(sum(f.severity == "warning" for f in findings)),
             f"{min(confidences):.2f}" if confidences else "-",
         )
+    return table
+
+
+_STYLE = {"error": "red", "warning": "yellow", "info": "dim"}
+
+
+def _findings_table(title: str, findings: list[Finding], limit: int | None = None) -> Table:
+    """Findings worst first (errors red, warnings yellow): code, field path, message; ``limit`` rows at most."""
+    order = {"error": 0, "warning": 1, "info": 2}
+    ranked = sorted(findings, key=lambda f: order[f.severity])
+    table = Table(title=title, title_justify="left", box=None, padding=(0, 1))
+    table.add_column("code", no_wrap=True)
+    table.add_column("path", overflow="fold", max_width=36)
+    table.add_column("message", overflow="fold", ratio=1)
+    for f in ranked[:limit]:
+        style = _STYLE[f.severity]
+        table.add_row(f"[{style}]{f.code}[/{style}]", f.path or "", f.message)
+    if limit is not None and len(ranked) > limit:
+        table.caption = f"… {len(ranked) - limit} more in the JSON"
     return table
 
 
@@ -133,6 +155,9 @@ def extract(
     ] = None,
     ocr: Ocr = None,
     ocr_dpi: Dpi = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 5 when any document needs review (a check found an error).")
+    ] = False,
     verbose: Verbose = False,
 ) -> None:
     """Extract the forms of each FILE into the schema's JSON, with provenance and findings.
@@ -141,7 +166,9 @@ def extract(
     fills each with the layout extractor: from the table structure alone, no
     model. Every value carries its page, box, raw text and confidence
     (`provenance`); every field that could not be read is null with a finding.
-    A summary table goes to stderr.
+    Then the checks recompute every total and look every value up in the page
+    text; `status` is needs_review when any finding is an error. A summary and
+    the findings go to stderr.
 
     Example: jixiao extract fixtures/forms/sh-chongming-2023-project/scan.pdf -o out/
     """
@@ -149,6 +176,7 @@ def extract(
         settings = _settings(ocr, ocr_dpi)
     failures: list[int] = []
     announced = False
+    reviews = 0
     written: set[Path] = set()
     for path in files:
         try:
@@ -163,6 +191,10 @@ def extract(
             announced = True
         err.print(_page_line(reading), highlight=False)
         err.print(_summary_table(result))
+        shown = [f for f in result.findings if f.severity != "info"]
+        if shown:
+            err.print(_findings_table(f"{result.source.file}: {result.status}", shown, limit=12))
+        reviews += result.status == "needs_review"
         target = _output_path(output, path, len(files) > 1, written)
         if target is None:
             sys.stdout.write(result.model_dump_json() + "\n")
@@ -173,6 +205,117 @@ def extract(
         # All failed: their own code when they agree; some failed: 1, so a batch script can tell.
         agreed = failures[0] if len(set(failures)) == 1 else 1
         raise typer.Exit(agreed if len(failures) == len(files) else 1)
+    if reviews:
+        err.print(f"{reviews} of {len(files)} document(s) need review", highlight=False)
+        if strict:
+            raise typer.Exit(int(ExitCode.needs_review))
+
+
+def _documents(path: Path) -> list[Document]:
+    """The documents in a JSON file: one object (a label or extract's output), or one per line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputFileError("no such file", path=path) from None
+    except (IsADirectoryError, UnicodeDecodeError) as e:
+        raise InputFileError(f"cannot read it as JSON text ({e.__class__.__name__})", path=path) from None
+    try:
+        items = [json.loads(text)]
+    except json.JSONDecodeError:
+        try:
+            items = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as e:
+            raise InputFileError(f"not JSON: {e.msg} at line {e.lineno}", path=path) from None
+    documents: list[Document] = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise InputFileError("not a Document: expected a JSON object", path=path)
+        contract = {key: item[key] for key in ("source", "forms") if key in item}
+        try:
+            documents.append(Document.model_validate(contract))
+        except ValueError as e:
+            first = str(e).splitlines()
+            raise InputFileError(f"not a valid Document: {' '.join(first[:3])}", path=path) from None
+    return documents
+
+
+@app.command()
+def check(
+    files: Annotated[
+        list[Path], typer.Argument(help="Document JSON files: extract's output or hand labels.", show_default=False)
+    ],
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            help="The PDF or image the document was read from, to look values up in its text. "
+            "Default: the file named in the document's source, beside the JSON, if its SHA-256 matches.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON line per document: file, status, findings.")
+    ] = False,
+    ocr: Ocr = None,
+    ocr_dpi: Dpi = None,
+    verbose: Verbose = False,
+) -> None:
+    """Run the checks on Document JSON files, e.g. one corrected by hand.
+
+    Recomputes every sum, rate, score and grade the form implies and, when the
+    source file is at hand, looks every value up in its page text. Exits 5 when
+    any document needs review (a finding of severity error), 0 when all are ok.
+
+    Example: jixiao check out/form.json --source form.pdf
+    """
+    with _reported(verbose):
+        settings = _settings(ocr, ocr_dpi)
+        if source is not None and len(files) > 1:
+            raise InputFileError("--source names one source file; check one JSON file with it")
+    failures: list[int] = []
+    reviews = 0
+    for path in files:
+        try:
+            with _reported(verbose):
+                for document in _documents(path):
+                    sources, note = sources_for(document, path, source, settings)
+                    if note:
+                        err.print(f"{path}: {note}", highlight=False)
+                    findings = check_document(document, sources)
+                    status = status_of(findings)
+                    reviews += status == "needs_review"
+                    if as_json:
+                        report = {
+                            "file": str(path),
+                            "source": document.source.file,
+                            "status": status,
+                            "findings": [f.model_dump(mode="json") for f in findings],
+                        }
+                        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+                        continue
+                    title = f"{path} ({document.source.file}): {status}"
+                    shown = [f for f in findings if f.severity != "info"] or findings
+                    if shown:
+                        out.print(_findings_table(title, shown))
+                    else:
+                        out.print(title, highlight=False)
+        except typer.Exit as e:
+            failures.append(e.exit_code)
+    if failures:
+        agreed = failures[0] if len(set(failures)) == 1 else 1
+        raise typer.Exit(agreed if len(failures) == len(files) else 1)
+    if reviews:
+        raise typer.Exit(int(ExitCode.needs_review))
+
+
+@app.command()
+def checks() -> None:
+    """List every finding code the checks report, with its severity and meaning."""
+    table = Table(title="finding codes (docs/checks.md)")
+    for name in ("code", "severity", "meaning"):
+        table.add_column(name, overflow="fold")
+    for entry in CATALOGUE.values():
+        table.add_row(entry.code, entry.severity, entry.description)
+    out.print(table)
 
 
 @app.command()

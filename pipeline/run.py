@@ -13,18 +13,18 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from pipeline.checks import check_form, source_text, status_of
+from pipeline.checks import SourceText, check_form, source_text, status_of
 from pipeline.exceptions import NoFormFoundError
 from pipeline.extractors import get_extractor
 from pipeline.extractors._rows import grids_of
 from pipeline.ingest import read_pages
 from pipeline.page import Page
 from pipeline.result import Extraction
-from pipeline.schema import Source
+from pipeline.schema import Document, Source
 from pipeline.segment import FormSpan, segment_forms
 from pipeline.settings import Settings
 
-__all__ = ["Reading", "extract_file", "extract_reading", "file_sha256", "read_file"]
+__all__ = ["Reading", "extract_file", "extract_reading", "file_sha256", "read_file", "sources_for"]
 
 
 class Reading(BaseModel):
@@ -100,3 +100,35 @@ def extract_reading(reading: Reading, extractor: str = "layout") -> Extraction:
 def extract_file(path: Path | str, settings: Settings | None = None, extractor: str = "layout") -> Extraction:
     """Read ``path``, find its forms, and fill them: the whole job for one file."""
     return extract_reading(read_file(path, settings), extractor)
+
+
+def sources_for(
+    document: Document, json_path: Path, source: Path | None = None, settings: Settings | None = None
+) -> tuple[list[SourceText] | None, str | None]:
+    """The page text of each form of ``document``, for grounding, and a note for the user if any.
+
+    The source is ``source`` if given, else the file ``document.source.file``
+    beside ``json_path`` when its SHA-256 matches. When the source holds as many
+    forms as the document, form ``i`` is looked up in its own pages; otherwise
+    each form in every page. No source found: None, and grounding is skipped.
+    """
+    note = None
+    if source is None:
+        candidate = json_path.parent / document.source.file
+        if not candidate.is_file():
+            return None, f"{document.source.file} is not beside the JSON; values not looked up (use --source)"
+        if file_sha256(candidate) != document.source.sha256:
+            return None, f"{candidate} differs from the document's source (SHA-256); values not looked up"
+        source = candidate
+    elif source.is_file() and file_sha256(source) != document.source.sha256:
+        note = f"{source} is not the file the document names (SHA-256 differs); values looked up in it anyway"
+    reading = read_file(source, settings)
+    grids = grids_of(reading.pages)
+    if len(reading.spans) == len(document.forms):
+        return [source_text(reading.pages, span, grids) for span in reading.spans], note
+    whole = source_text(reading.pages, None, grids)
+    note = (
+        f"{source.name} holds {len(reading.spans)} form(s), the document {len(document.forms)}: "
+        "each form is looked up in every page"
+    )
+    return [whole] * len(document.forms), note
