@@ -18,7 +18,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from pipeline.checks._base import dec, finding, fmt
 from pipeline.labels import unit_in, vocabulary
@@ -78,14 +78,13 @@ class SourceText:
         return piece in self.cells or piece in self.lines
 
 
-def _numbers_in(text: str) -> Iterator[Decimal]:
+def _numbers_in(text: str) -> set[Decimal]:
+    """Every number printed in ``text`` (whitespace separates numbers), also read through OCR digit slips."""
     normalized = unicodedata.normalize("NFKC", text)
+    found: set[Decimal] = set()
     for variant in {normalized, normalized.translate(DIGIT_SLIPS)}:
-        for token in _NUMBER.findall("".join(variant.split())):
-            try:
-                yield Decimal(token.replace(",", ""))
-            except InvalidOperation:  # pragma: no cover - the pattern only matches numbers
-                continue
+        found.update(Decimal(token.replace(",", "")) for token in _NUMBER.findall(variant))
+    return found
 
 
 def unit_statements(texts: Iterable[str]) -> frozenset[str]:
@@ -94,6 +93,8 @@ def unit_statements(texts: Iterable[str]) -> frozenset[str]:
     heads = [*labels["fund_table"]["caption"], *(v for values in labels["fund_columns"].values() for v in values)]
     units: set[str] = set()
     for text in texts:
+        if "元" not in text:
+            continue
         unit = unit_in(text)
         if unit is None:
             continue
@@ -120,13 +121,15 @@ def source_text(
         words = [w for w in page.words if top <= w.y_center <= bottom]
         for line in lines_of(words):
             lines.append("".join(w.text for w in line))
-        for word in words:
-            numbers.update(_numbers_in(word.text))
-        for grid in (grids or {}).get(page.number, []):
-            for cell in grid.cells:
-                if top <= (cell.bbox[1] + cell.bbox[3]) / 2 <= bottom:
-                    cells.append(cell.text)
-                    numbers.update(_numbers_in(cell.text))
+        numbers |= _numbers_in("\n".join(w.text for w in words))
+        page_cells = [
+            cell.text
+            for grid in (grids or {}).get(page.number, [])
+            for cell in grid.cells
+            if top <= (cell.bbox[1] + cell.bbox[3]) / 2 <= bottom
+        ]
+        numbers |= _numbers_in("\n".join(page_cells))
+        cells.extend(page_cells)
     return SourceText(
         lines=_flat("".join(lines)),
         cells=_flat("".join(cells)),

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 
 from pipeline.checks._base import dec, finding, fmt, printed_as, quantize, rules
 from pipeline.labels import fold
@@ -37,6 +37,7 @@ def _operator_words() -> tuple[tuple[str, str], ...]:
     return tuple(sorted(pairs, key=lambda pair: -len(pair[0])))
 
 
+@lru_cache(maxsize=8192)
 def measure(text: str | None) -> tuple[str | None, Decimal, str] | None:
     """A target or actual read as (operator, number, unit): ``≥85%`` → (">=", 85, "%"); None if not one number.
 
