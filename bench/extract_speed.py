@@ -1,7 +1,7 @@
 """Benchmark the layout extractor end to end on the fixtures, against bare PyMuPDF.
 
 Native pages: milliseconds per page for the whole job of ``jixiao extract`` on a
-text-layer PDF (read the pages, rebuild the grids, segment, fill the schema),
+text-layer PDF (read the pages, rebuild the grids, segment, fill the schema, check),
 split by stage, and its ratio to bare PyMuPDF ``page.get_text("words")`` on the
 same pages in the same run. The ratio is the figure to watch; absolute times
 vary with the machine. Scanned pages (``--scans``): seconds per page end to end
@@ -77,7 +77,7 @@ def bench_native(repeat: int) -> None:
     print(f"native: {pages} pages in {len(files)} files (best of {repeat})")
     print(f"  bare get_text('words'): {1000 * bare / pages:7.2f} ms/page")
     print(f"  extract, end to end:    {1000 * total / pages:7.2f} ms/page ({pages / total:6.1f} pages/s)")
-    for key in ("read", "tables", "extract"):
+    for key in ("read", "tables", "extract", "checks"):
         print(f"    {key:8s} {1000 * stages[key] / pages:7.2f} ms/page")
     print(f"  ratio extract / bare get_text: {total / bare:.1f}x")
     print(f"  field F1 {score(files, settings).f1:.4f}")
