@@ -19,7 +19,17 @@ from importlib import resources
 
 from rapidfuzz import fuzz
 
-__all__ = ["Match", "fold", "fund_item", "is_known_label", "match_columns", "match_label", "unit_in", "vocabulary"]
+__all__ = [
+    "Match",
+    "fold",
+    "fund_item",
+    "is_known_label",
+    "match_columns",
+    "match_label",
+    "printed_fund_item",
+    "unit_in",
+    "vocabulary",
+]
 
 _BRACKETED = re.compile(r"[(\[【〔][^()\[\]【】〔〕]*[)\]】〕]")
 _DROP = re.compile(r"[\s\u3000:;,.、。，；：!！?？\"'“”‘’《》<>*＊·…_\-—–~～/\\|]+")
@@ -144,6 +154,22 @@ def fund_item(label: str) -> Match | None:
     if best is None:
         return None
     return Match(best[1], "exact" if best[0] == len(folded) else "contains", 1.0)
+
+
+def printed_fund_item(text: str) -> str | None:
+    """The fund item a whole cell names, allowing only a known prefix (其中：上年结转资金 → carryover).
+
+    Stricter than ``fund_item``: the cell must be nothing but the row label, and
+    labels shorter than 4 characters (其他, 总额) are not trusted on their own, and a
+    table caption is not a row.
+    """
+    folded = fold(text)
+    for prefix in vocabulary()["fund_table"]["row_prefixes"]:
+        folded = folded.removeprefix(prefix)
+    if folded in vocabulary()["fund_table"]["caption"]:  # 整体支出规模（元） heads the table, it is no row
+        return None
+    name = _exact_index("fund_items").get(folded)
+    return name if name is not None and len(folded) >= 4 else None
 
 
 def unit_in(text: str) -> str | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from pipeline.checks._base import CATALOGUE, CheckCode
-from pipeline.checks.funds import execution_rates, fund_scores, fund_sums
+from pipeline.checks.funds import execution_rates, fund_scores, fund_sums, fund_weights
 from pipeline.checks.grounding import SourceText, grounding, source_text
 from pipeline.checks.plausible import amount_magnitude, level_pairing, year_range
 from pipeline.checks.scores import (
@@ -46,6 +46,7 @@ FORM_CHECKS: tuple[Callable[[Form], Iterator[Finding]], ...] = (
     fund_sums,
     execution_rates,
     fund_scores,
+    fund_weights,
     scores_within_weights,
     missing_deviations,
     indicator_scores,

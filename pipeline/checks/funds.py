@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 
-from pipeline.checks._base import dec, finding, fmt, printed_as, quantize
+from pipeline.checks._base import dec, finding, fmt, places, printed_as, quantize
 from pipeline.result import Finding
 from pipeline.schema import Form, FundRow
 
-__all__ = ["execution_rates", "fund_scores", "fund_sums"]
+__all__ = ["execution_rates", "fund_scores", "fund_sums", "fund_weights"]
 
 AMOUNTS = ("initial_budget", "adjusted_budget", "executed")
 SOURCES = ("appropriation", "carryover", "special_account", "unit_funds", "other")
@@ -23,9 +23,12 @@ _CENT = Decimal("0.01")
 
 
 def _amount_unit(form: Form) -> Decimal:
-    """The unit of the last printed place of the money table: 0.01 when any amount shows decimals."""
-    values = [getattr(row, column) for row in form.funds for column in AMOUNTS]
-    return _CENT if any(v is not None and not float(v).is_integer() for v in values) else Decimal(1)
+    """The unit of the last printed place of the money table: 0.01 when an amount shows 2 decimals, 0.1 for 1.
+
+    A float keeps no trailing zero (22.20 is 22.2), so the places are the most any amount shows.
+    """
+    shown = [places(v) for row in form.funds for column in AMOUNTS if (v := getattr(row, column)) is not None]
+    return Decimal(1).scaleb(-max(shown, default=0))
 
 
 def _agree(form: Form, total: Decimal, parts: list[Decimal]) -> bool:
@@ -109,9 +112,11 @@ def execution_rates(form: Form) -> Iterator[Finding]:
     digits = _rate_places(form)
     for i, row in enumerate(form.funds):
         exact = _recomputed_rate(row)
+        path = f"funds[{i}].execution_rate"
+        if row.execution_rate is not None and exact is None:
+            yield from _rate_without_budget(row, path)
         if row.execution_rate is None or exact is None:
             continue
-        path = f"funds[{i}].execution_rate"
         if row.execution_rate == 100 and quantize(exact, 2) > 100:
             yield finding(
                 "execution_rate_capped",
@@ -130,6 +135,41 @@ def execution_rates(form: Form) -> Iterator[Finding]:
                 expected=quantize(exact, 2),
                 found=row.execution_rate,
             )
+
+
+def _rate_without_budget(row: FundRow, path: str) -> Iterator[Finding]:
+    """A 0 budget gives no rate: with nothing spent, a form prints 0 (or 100); anything else is suspicious."""
+    budget = row.adjusted_budget if row.adjusted_budget is not None else row.initial_budget
+    if budget != 0 or row.execution_rate is None:
+        return
+    if row.execution_rate in (0, 100) and not row.executed:  # nothing budgeted, nothing spent: 0, or "all done"
+        return
+    yield finding(
+        "execution_rate_zero_budget",
+        path,
+        f"{row.label}: the budget is 0, so no 执行率 follows from it; printed {fmt(row.execution_rate)}",
+        expected="0 or blank",
+        found=row.execution_rate,
+    )
+
+
+def fund_weights(form: Form) -> Iterator[Finding]:
+    """The money table's 分值 and 得分 belong to the total row; a sub-row printing them too is suspicious."""
+    total = next((row for row in form.funds if row.item == "total"), None)
+    if total is None:
+        return
+    for i, row in enumerate(form.funds):
+        if row is total:
+            continue
+        for name, on_total in (("weight", total.weight), ("score", total.score)):
+            value = getattr(row, name)
+            if value is not None and on_total is not None:
+                yield finding(
+                    "fund_subrow_weight",
+                    f"funds[{i}].{name}",
+                    f"{row.label}: a sub-row prints a {name} ({fmt(value)}) beside the total row's {fmt(on_total)}",
+                    found=value,
+                )
 
 
 def fund_scores(form: Form) -> Iterator[Finding]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from pipeline.checks._base import dec, finding, fmt
-from pipeline.labels import unit_in, vocabulary
+from pipeline.labels import printed_fund_item, unit_in, vocabulary
 from pipeline.page import Page, lines_of
 from pipeline.result import Finding
 from pipeline.schema import DIGIT_SLIPS, Form
@@ -48,6 +48,7 @@ class SourceText:
     numbers: frozenset[Decimal]
     units: frozenset[str]
     pages: tuple[int, ...]
+    fund_items: frozenset[str] = frozenset()
 
     def has_number(self, value: float) -> bool:
         return dec(value) in self.numbers
@@ -136,6 +137,7 @@ def source_text(
         numbers=frozenset(numbers),
         units=unit_statements([*lines, *cells]),
         pages=tuple(sorted(wanted)),
+        fund_items=frozenset(item for item in map(printed_fund_item, cells) if item is not None),
     )
 
 
@@ -164,7 +166,7 @@ def _pages(source: SourceText) -> str:
 
 
 def grounding(form: Form, source: SourceText) -> Iterator[Finding]:
-    """Every non-null value of ``form`` looked up in ``source``; the money unit against the unit the text states."""
+    """Every non-null value of ``form`` looked up in ``source``; the fund rows and the unit the text prints."""
     where = _pages(source) if source.pages else "the pages"
     for path, value in _values(form):
         if value is None:
@@ -185,6 +187,13 @@ def grounding(form: Form, source: SourceText) -> Iterator[Finding]:
             )
         else:
             yield finding("not_in_source", path, f"{value!r} is printed nowhere on {where}", found=value)
+    for item in sorted(source.fund_items - {row.item for row in form.funds}):
+        yield finding(
+            "fund_row_missing",
+            "funds",
+            f"{where} print a {item} row in the money table, but no extracted fund row is one",
+            expected=item,
+        )
     if source.units and form.amount_unit not in source.units:
         yield finding(
             "amount_unit_text",

@@ -81,7 +81,7 @@ def _implied_score(row: Indicator) -> tuple[Decimal, str] | None:
         _, got, actual_unit = actual
         if unit and actual_unit and fold(unit) != fold(actual_unit):
             return None
-        if op in ("<=", "<"):
+        if op in ("<=", "<") or (op == "=" and goal == 0):  # =0起: nothing may happen, like ≤0
             ratio = Decimal(1) if got <= goal else (goal / got if got else Decimal(0))
         else:
             ratio = Decimal(1) if got >= goal or goal == 0 else got / goal
