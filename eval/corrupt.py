@@ -76,12 +76,11 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.checks import SourceText, check_document, source_text
+from pipeline.checks import SourceText, check_document
 from pipeline.checks._base import dec, fmt
 from pipeline.checks.scores import grade_of
-from pipeline.extractors._rows import grids_of
 from pipeline.result import Finding
-from pipeline.run import read_file
+from pipeline.run import sources_for
 from pipeline.schema import Document, squash_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -247,10 +246,9 @@ def _reportable(findings: Iterable[Finding]) -> list[Finding]:
 
 def load_fixture(folder: Path) -> Fixture:
     """Read the fixture's native PDF once: its label, one page text per form, the label's own findings."""
-    reading = read_file(folder / "native.pdf")
-    grids = grids_of(reading.pages)
-    sources = tuple(source_text(reading.pages, span, grids) for span in reading.spans)
     document = Document.model_validate_json((folder / "label.json").read_text(encoding="utf-8"))
+    found, _ = sources_for(document, folder / "label.json", folder / "native.pdf")
+    sources = tuple(found or ())
     baseline = frozenset((f.code, f.path) for f in _reportable(check_document(document, sources)))
     return Fixture(folder.name, document, sources, baseline)
 

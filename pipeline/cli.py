@@ -118,6 +118,13 @@ def _page_line(reading: Reading) -> str:
     return f"read {len(reading.pages)} page(s) in {reading.seconds:.1f}s: " + "; ".join(parts)
 
 
+def _exit_on_failures(failures: list[int], total: int) -> None:
+    """All files failed: their own exit code when they agree; some failed: 1, so a batch script can tell."""
+    if failures:
+        agreed = failures[0] if len(set(failures)) == 1 else 1
+        raise typer.Exit(agreed if len(failures) == total else 1)
+
+
 def _output_path(output: Path | None, path: Path, several: bool, taken: set[Path]) -> Path | None:
     """Where one file's JSON goes: stdout (None), the file named, or ``<stem>.json`` in a folder.
 
@@ -201,10 +208,7 @@ def extract(
         else:
             target.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
             err.print(f"wrote {target}", highlight=False)
-    if failures:
-        # All failed: their own code when they agree; some failed: 1, so a batch script can tell.
-        agreed = failures[0] if len(set(failures)) == 1 else 1
-        raise typer.Exit(agreed if len(failures) == len(files) else 1)
+    _exit_on_failures(failures, len(files))
     if reviews:
         err.print(f"{reviews} of {len(files)} document(s) need review", highlight=False)
         if strict:
@@ -300,9 +304,7 @@ def check(
                         out.print(title, highlight=False)
         except typer.Exit as e:
             failures.append(e.exit_code)
-    if failures:
-        agreed = failures[0] if len(set(failures)) == 1 else 1
-        raise typer.Exit(agreed if len(failures) == len(files) else 1)
+    _exit_on_failures(failures, len(files))
     if reviews:
         raise typer.Exit(int(ExitCode.needs_review))
 

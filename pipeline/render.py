@@ -46,12 +46,10 @@ def render_form(span: FormSpan, pages: list[Page], grids: dict[int, list[Grid]])
     """The text of ``span``'s pages, page by page: free lines as text, ruled tables as HTML."""
     parts: list[str] = []
     for page in pages:
-        if page.number not in span.pages:
+        if not span.first_page <= page.number <= span.last_page:
             continue
-        top = span.y_start - 1 if page.number == span.first_page else float("-inf")
-        bottom = span.y_end + 1 if page.number == span.last_page else float("inf")
-        tables = [g for g in grids.get(page.number, []) if top <= (g.bbox[1] + g.bbox[3]) / 2 <= bottom]
-        free = [w for w in page.words if top <= w.y_center <= bottom and not any(_inside(w, g) for g in tables)]
+        tables = [g for g in grids.get(page.number, []) if span.holds(page.number, (g.bbox[1] + g.bbox[3]) / 2)]
+        free = [w for w in span.words_on(page) if not any(_inside(w, g) for g in tables)]
         blocks: list[tuple[float, str]] = [
             (line[0].y_center, " ".join(w.text for w in line)) for line in lines_of(free)
         ]

@@ -127,8 +127,8 @@ def sources_for(
     if len(reading.spans) == len(document.forms):
         return [source_text(reading.pages, span, grids) for span in reading.spans], note
     whole = source_text(reading.pages, None, grids)
-    note = (
+    mismatch = (
         f"{source.name} holds {len(reading.spans)} form(s), the document {len(document.forms)}: "
         "each form is looked up in every page"
     )
-    return [whole] * len(document.forms), note
+    return [whole] * len(document.forms), f"{note}; {mismatch}" if note else mismatch

@@ -44,13 +44,17 @@ class FormSpan(BaseModel):
     def pages(self) -> list[int]:
         return list(range(self.first_page, self.last_page + 1))
 
+    def holds(self, page: int, y: float) -> bool:
+        """Is height ``y`` of page ``page`` inside this form (1 pt of slack at its top and bottom)?"""
+        if not self.first_page <= page <= self.last_page:
+            return False
+        top = self.y_start if page == self.first_page else float("-inf")
+        bottom = self.y_end if page == self.last_page else float("inf")
+        return top - 1 <= y <= bottom + 1
+
     def words_on(self, page: Page) -> list[Word]:
         """The words of ``page`` that belong to this form."""
-        if not self.first_page <= page.number <= self.last_page:
-            return []
-        top = self.y_start if page.number == self.first_page else float("-inf")
-        bottom = self.y_end if page.number == self.last_page else float("inf")
-        return [w for w in page.words if top - 1 <= w.y_center <= bottom + 1]
+        return [w for w in page.words if self.holds(page.number, w.y_center)]
 
 
 def _is_title(text: str) -> bool:

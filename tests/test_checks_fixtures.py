@@ -98,7 +98,7 @@ def test_extraction_of_a_native_pdf_is_checked_like_its_label(fixture_id: str) -
     errors = {(s, c, p) for s, c, p in _found(result.findings) if s == "error"}
     assert errors == {item for item in EXPECTED[fixture_id] if item[0] == "error"}
     assert result.status == "needs_review"
-    assert result.seconds["checks"] >= 0
+    assert "checks" in result.seconds
 
 
 def test_a_clean_native_pdf_extracts_as_ok() -> None:

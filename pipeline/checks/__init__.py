@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from pipeline.checks._base import CATALOGUE, CheckCode
+from pipeline.checks._base import CATALOGUE, CheckCode, finding
 from pipeline.checks.funds import execution_rates, fund_scores, fund_sums, fund_weights
 from pipeline.checks.grounding import SourceText, grounding, source_text
 from pipeline.checks.plausible import amount_magnitude, level_pairing, year_range
@@ -23,6 +23,7 @@ from pipeline.checks.scores import (
     indicator_scores,
     level1_weights,
     missing_deviations,
+    negative_numbers,
     scores_within_weights,
     totals,
 )
@@ -48,6 +49,7 @@ FORM_CHECKS: tuple[Callable[[Form], Iterator[Finding]], ...] = (
     fund_scores,
     fund_weights,
     scores_within_weights,
+    negative_numbers,
     missing_deviations,
     indicator_scores,
     totals,
@@ -78,10 +80,7 @@ def check_document(document: Document, sources: Sequence[SourceText | None] | No
         source = sources[i] if sources is not None and i < len(sources) else None
         findings.extend(f.under(f"forms[{i}]") for f in check_form(form, source))
     if sources is None and document.forms:
-        entry = CATALOGUE["grounding_skipped"]
-        findings.append(
-            Finding(code=entry.code, severity=entry.severity, message="no source pages: values were not looked up")
-        )
+        findings.append(finding("grounding_skipped", None, "no source pages: values were not looked up"))
     return findings
 
 

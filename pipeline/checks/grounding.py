@@ -54,8 +54,7 @@ class SourceText:
         return dec(value) in self.numbers
 
     def has_text(self, text: str) -> bool:
-        flat = _flat(text)
-        return flat in self.cells or flat in self.lines
+        return self._contains(_flat(text))
 
     def coverage(self, text: str) -> float:
         """Share of ``text``'s characters found on the pages in pieces of 2+ characters (the ends may be 1)."""
@@ -117,9 +116,7 @@ def source_text(
     for page in pages:
         if page.number not in wanted:
             continue
-        top = span.y_start - 1 if span is not None and page.number == span.first_page else float("-inf")
-        bottom = span.y_end + 1 if span is not None and page.number == span.last_page else float("inf")
-        words = [w for w in page.words if top <= w.y_center <= bottom]
+        words = span.words_on(page) if span is not None else page.words
         for line in lines_of(words):
             lines.append("".join(w.text for w in line))
         numbers |= _numbers_in("\n".join(w.text for w in words))
@@ -127,7 +124,7 @@ def source_text(
             cell.text
             for grid in (grids or {}).get(page.number, [])
             for cell in grid.cells
-            if top <= (cell.bbox[1] + cell.bbox[3]) / 2 <= bottom
+            if span is None or span.holds(page.number, (cell.bbox[1] + cell.bbox[3]) / 2)
         ]
         numbers |= _numbers_in("\n".join(page_cells))
         cells.extend(page_cells)

@@ -19,6 +19,7 @@ __all__ = [
     "level1_weights",
     "measure",
     "missing_deviations",
+    "negative_numbers",
     "scores_within_weights",
     "totals",
 ]
@@ -66,6 +67,7 @@ def measure(text: str | None) -> tuple[str | None, Decimal, str] | None:
     return operator, Decimal(match.group(1)), unit
 
 
+@cache
 def _met_words() -> frozenset[str]:
     return frozenset(fold(w) for w in rules()["met"]["words"])
 
@@ -117,7 +119,7 @@ def indicator_scores(form: Form) -> Iterator[Finding]:
 
 
 def scores_within_weights(form: Form) -> Iterator[Finding]:
-    """No score above its weight, no negative amount, rate, weight or score."""
+    """No score above its weight, on a fund row, an indicator or the total."""
     rows: list[tuple[str, float | None, float | None]] = [
         (f"funds[{i}]", r.weight, r.score) for i, r in enumerate(form.funds)
     ]
@@ -133,10 +135,10 @@ def scores_within_weights(form: Form) -> Iterator[Finding]:
                 expected=f"≤ {fmt(weight)}",
                 found=score,
             )
-    yield from _negatives(form)
 
 
-def _negatives(form: Form) -> Iterator[Finding]:
+def negative_numbers(form: Form) -> Iterator[Finding]:
+    """No amount, rate, weight or score is negative."""
     numbers: list[tuple[str, float | None]] = []
     for i, row in enumerate(form.funds):
         for name in ("initial_budget", "adjusted_budget", "executed", "weight", "execution_rate", "score"):

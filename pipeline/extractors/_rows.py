@@ -104,17 +104,11 @@ def _rows_of(grid: Grid, grid_index: int) -> list[Row]:
 
 def form_rows(span: FormSpan, pages: list[Page], grids: dict[int, list[Grid]]) -> list[Row]:
     """The rows of every grid inside ``span``, in reading order."""
-    by_number = {page.number: page for page in pages}
+    present = {page.number for page in pages}
     rows: list[Row] = []
     for number in span.pages:
-        page = by_number.get(number)
-        if page is None:
+        if number not in present:
             continue
-        top = span.y_start if number == span.first_page else float("-inf")
-        bottom = span.y_end if number == span.last_page else float("inf")
         for index, grid in enumerate(grids.get(number, [])):
-            for row in _rows_of(grid, index):
-                centre = (row.top + row.bottom) / 2
-                if top - 1 <= centre <= bottom + 1:
-                    rows.append(row)
+            rows.extend(row for row in _rows_of(grid, index) if span.holds(number, (row.top + row.bottom) / 2))
     return rows
