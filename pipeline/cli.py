@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import Iterator
@@ -16,10 +17,12 @@ from rich.table import Table
 from pipeline import __version__
 from pipeline.checks import CATALOGUE, check_document, status_of
 from pipeline.exceptions import ExitCode, InputFileError, JixiaoError
+from pipeline.llm.extractor import LlmExtractor
+from pipeline.llm.usage import LlmRun, Usage
 from pipeline.result import Extraction, Finding
-from pipeline.run import Reading, extract_reading, read_file, sources_for
+from pipeline.run import Reading, extract_reading, extract_reading_llm, read_file, sources_for
 from pipeline.schema import Document
-from pipeline.settings import OcrMode, Settings, check_settings
+from pipeline.settings import ExtractorName, LlmMode, OcrMode, Settings, check_settings
 
 app = typer.Typer(
     name="jixiao",
@@ -39,8 +42,9 @@ Ocr = Annotated[
 Dpi = Annotated[int | None, typer.Option(help="Resolution for OCR. [env: JIXIAO_OCR_DPI] [default: 200]")]
 
 
-def _settings(ocr: OcrMode | None, ocr_dpi: int | None) -> Settings:
-    overrides: dict[str, Any] = {}
+def _settings(ocr: OcrMode | None, ocr_dpi: int | None, **more: Any) -> Settings:
+    """Settings from the environment, overridden by the flags given (None: not given)."""
+    overrides: dict[str, Any] = {name: value for name, value in more.items() if value is not None}
     if ocr is not None:
         overrides["ocr"] = ocr
     if ocr_dpi is not None:
@@ -148,6 +152,139 @@ def _output_path(output: Path | None, path: Path, several: bool, taken: set[Path
     return target
 
 
+Extractor = Annotated[
+    ExtractorName | None,
+    typer.Option(
+        help="layout: from the table structure, no model; llm: the model; hybrid: both, compared field by field. "
+        "[env: JIXIAO_EXTRACTOR] [default: llm when a model and an endpoint are configured, else layout]",
+        show_default=False,
+    ),
+]
+Model = Annotated[str | None, typer.Option(help="Model name at the endpoint. [env: JIXIAO_LLM_MODEL]")]
+BaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1. [env: JIXIAO_LLM_BASE_URL, OPENAI_BASE_URL]"
+    ),
+]
+PromptVersion = Annotated[
+    str | None,
+    typer.Option("--prompt", help="Prompt version under prompts/ or a folder. [env: JIXIAO_PROMPT] [default: v1]"),
+]
+Mode = Annotated[
+    LlmMode | None,
+    typer.Option(
+        "--llm-mode",
+        help="tools (OpenAI, DeepSeek, Qwen); json_schema (vLLM, Ollama, llama.cpp); json; md_json. "
+        "[env: JIXIAO_LLM_MODE] [default: tools]",
+        show_default=False,
+    ),
+]
+Concurrency = Annotated[
+    int | None, typer.Option(min=1, help="Model calls in flight at once. [env: JIXIAO_CONCURRENCY] [default: 4]")
+]
+NoCache = Annotated[
+    bool, typer.Option("--no-cache", help="Ask the model again even for a reply in the cache (JIXIAO_CACHE_DIR).")
+]
+
+
+def _usage_table(runs: list[LlmRun]) -> Table:
+    """What the model calls of a run cost, summed over its files."""
+    usage = Usage()
+    for run in runs:
+        usage = usage.add(run.usage)
+    first = runs[0]
+    table = Table(
+        title=f"model {first.model} at {first.endpoint}, prompt {first.prompt} ({first.prompt_sha256[:8]})",
+        title_justify="left",
+        show_header=False,
+        box=None,
+        padding=(0, 1),
+    )
+    table.add_column(justify="right", style="dim")
+    table.add_column()
+    cost = f"{usage.cost:.4f} {usage.currency} (estimate)" if usage.cost is not None else "no price for this model"
+    rows = {
+        "forms": f"{usage.forms} ({usage.cache_hits} from the cache)",
+        "requests": f"{usage.requests} ({usage.retries} retried, {usage.reasks} re-asked)",
+        "tokens": f"{usage.prompt_tokens:,} in, {usage.completion_tokens:,} out",
+        "model time": f"{usage.seconds:.1f}s",
+        "cost": cost,
+    }
+    for name, value in rows.items():
+        table.add_row(name, value)
+    return table
+
+
+class _Writer:
+    """Shows each file's result and writes its JSON, as soon as it is done."""
+
+    def __init__(self, output: Path | None, several: bool) -> None:
+        self.output = output
+        self.several = several
+        self.written: set[Path] = set()
+        self.reviews = 0
+        self.runs: list[LlmRun] = []
+        self.announcement: str | None = None  # which extractor: said once, with the first result
+
+    def __call__(self, path: Path, reading: Reading, result: Extraction) -> None:
+        if self.announcement:
+            err.print(self.announcement, highlight=False)
+            self.announcement = None
+        err.print(_page_line(reading), highlight=False)
+        err.print(_summary_table(result))
+        shown = [f for f in result.findings if f.severity != "info"]
+        if shown:
+            err.print(_findings_table(f"{result.source.file}: {result.status}", shown, limit=12))
+        self.reviews += result.status == "needs_review"
+        if result.llm is not None:
+            self.runs.append(result.llm)
+        target = _output_path(self.output, path, self.several, self.written)
+        if target is None:
+            sys.stdout.write(result.model_dump_json() + "\n")
+            sys.stdout.flush()
+        else:
+            target.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
+            err.print(f"wrote {target}", highlight=False)
+
+
+async def _extract_with_model(
+    files: list[Path], settings: Settings, write: _Writer, verbose: bool, failures: list[int]
+) -> None:
+    """Read files one at a time while earlier files wait on the model; write results in input order."""
+    hybrid = settings.chosen_extractor() == "hybrid"
+    reading_slot = asyncio.Semaphore(1)
+
+    async with LlmExtractor(settings) as llm:
+        describe = f"{'hybrid (layout + ' if hybrid else ''}{llm.model} at {llm.run.endpoint}{')' if hybrid else ''}"
+        write.announcement = (
+            f"extractor: {describe}, prompt {llm.prompt.version} ({llm.prompt.sha256[:8]}), mode {settings.llm_mode}, "
+            f"{settings.concurrency} call(s) at once" + ("" if settings.cache else ", no cache")
+        )
+
+        async def one(path: Path) -> tuple[Reading, Extraction]:
+            async with reading_slot:
+                reading = await asyncio.to_thread(read_file, path, settings)
+            return reading, await extract_reading_llm(reading, llm, hybrid=hybrid)
+
+        tasks = [asyncio.create_task(one(path)) for path in files]
+        try:
+            for path, task in zip(files, tasks, strict=True):
+                try:
+                    with _reported(verbose):
+                        reading, result = await task
+                except typer.Exit as e:
+                    failures.append(e.exit_code)
+                    if e.exit_code == ExitCode.config:  # a refused key or unknown model fails every file alike
+                        raise
+                    continue
+                write(path, reading, result)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
 @app.command()
 def extract(
     files: Annotated[list[Path], typer.Argument(help="PDF or image files (PNG, JPEG, TIFF).", show_default=False)],
@@ -160,6 +297,13 @@ def extract(
             show_default=False,
         ),
     ] = None,
+    extractor: Extractor = None,
+    model: Model = None,
+    base_url: BaseUrl = None,
+    prompt: PromptVersion = None,
+    llm_mode: Mode = None,
+    concurrency: Concurrency = None,
+    no_cache: NoCache = False,
     ocr: Ocr = None,
     ocr_dpi: Dpi = None,
     strict: Annotated[
@@ -170,47 +314,52 @@ def extract(
     """Extract the forms of each FILE into the schema's JSON, with provenance and findings.
 
     Reads every page (OCR where there is no text layer), finds the forms, and
-    fills each with the layout extractor: from the table structure alone, no
-    model. Every value carries its page, box, raw text and confidence
-    (`provenance`); every field that could not be read is null with a finding.
-    Then the checks recompute every total and look every value up in the page
-    text; `status` is needs_review when any finding is an error. A summary and
-    the findings go to stderr.
+    fills each one. The layout extractor reads the table structure, no model;
+    every value carries its page, box, raw text and confidence (`provenance`).
+    The llm extractor sends each form's pages, tables kept as HTML rows, to an
+    OpenAI-compatible model and re-asks when its reply fails a check; hybrid runs
+    both and compares them field by field. A field that could not be read is
+    null with a finding. Then the checks recompute every total and look every
+    value up in the page text; `status` is needs_review when any finding is an
+    error. A summary, the findings and the model's usage go to stderr.
 
     Example: jixiao extract fixtures/forms/sh-chongming-2023-project/scan.pdf -o out/
     """
     with _reported(verbose):
-        settings = _settings(ocr, ocr_dpi)
+        settings = _settings(
+            ocr,
+            ocr_dpi,
+            extractor=extractor,
+            llm_model=model,
+            llm_base_url=base_url,
+            prompt=prompt,
+            llm_mode=llm_mode,
+            concurrency=concurrency,
+            cache=False if no_cache else None,
+        )
     failures: list[int] = []
-    announced = False
-    reviews = 0
-    written: set[Path] = set()
-    for path in files:
-        try:
-            with _reported(verbose):
-                reading = read_file(path, settings)
-                result = extract_reading(reading)
-        except typer.Exit as e:
-            failures.append(e.exit_code)
-            continue
-        if not announced:
-            err.print("extractor: layout (no LLM endpoint is configured; fields come from the tables)", highlight=False)
-            announced = True
-        err.print(_page_line(reading), highlight=False)
-        err.print(_summary_table(result))
-        shown = [f for f in result.findings if f.severity != "info"]
-        if shown:
-            err.print(_findings_table(f"{result.source.file}: {result.status}", shown, limit=12))
-        reviews += result.status == "needs_review"
-        target = _output_path(output, path, len(files) > 1, written)
-        if target is None:
-            sys.stdout.write(result.model_dump_json() + "\n")
-        else:
-            target.write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
-            err.print(f"wrote {target}", highlight=False)
+    write = _Writer(output, len(files) > 1)
+    chosen = settings.chosen_extractor()
+    if chosen == "layout":
+        why = "" if settings.extractor == "layout" else " (no LLM endpoint is configured; fields come from the tables)"
+        write.announcement = f"extractor: layout{why}"
+        for path in files:
+            try:
+                with _reported(verbose):
+                    reading = read_file(path, settings)
+                    result = extract_reading(reading)
+            except typer.Exit as e:
+                failures.append(e.exit_code)
+                continue
+            write(path, reading, result)
+    else:
+        with _reported(verbose):
+            asyncio.run(_extract_with_model(files, settings, write, verbose, failures))
+    if write.runs:
+        err.print(_usage_table(write.runs))
     _exit_on_failures(failures, len(files))
-    if reviews:
-        err.print(f"{reviews} of {len(files)} document(s) need review", highlight=False)
+    if write.reviews:
+        err.print(f"{write.reviews} of {len(files)} document(s) need review", highlight=False)
         if strict:
             raise typer.Exit(int(ExitCode.needs_review))
 

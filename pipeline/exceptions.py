@@ -16,6 +16,7 @@ __all__ = [
     "ExitCode",
     "InputFileError",
     "JixiaoError",
+    "LlmError",
     "NoFormFoundError",
     "OcrError",
     "UnsupportedFileError",
@@ -32,6 +33,7 @@ class ExitCode(IntEnum):
     needs_review = 5
     ocr = 6
     config = 7
+    llm = 8
     internal = 15
 
 
@@ -79,3 +81,9 @@ class ConfigurationError(JixiaoError):
     """A setting or flag has a value that cannot work."""
 
     exit_code = ExitCode.config
+
+
+class LlmError(JixiaoError):
+    """The model endpoint could not be used for this file: down, or out of retries."""
+
+    exit_code = ExitCode.llm

@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.llm.usage import LlmRun
 from pipeline.page import BBox
 from pipeline.schema import Document, Form
 
@@ -69,6 +70,9 @@ class Extraction(Document):
     provenance: dict[str, FieldSource] = Field(default_factory=dict)
     findings: list[Finding] = Field(default_factory=list)
     seconds: dict[str, float] = Field(default_factory=dict, description="Wall time per stage")
+    llm: LlmRun | None = Field(
+        default=None, description="The model, endpoint, prompt version and hash, and usage, when a model was used"
+    )
 
     def low_confidence(self, below: float = 0.9) -> list[tuple[str, FieldSource]]:
         """Field paths read less surely than ``below``, least sure first: the review queue."""

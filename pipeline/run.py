@@ -7,24 +7,39 @@ extractor, returning an ``Extraction`` (the Document plus provenance and finding
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import re
 import time
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 from pipeline.checks import SourceText, check_form, source_text, status_of
+from pipeline.compare import merge_forms
 from pipeline.exceptions import NoFormFoundError
 from pipeline.extractors import get_extractor
 from pipeline.extractors._rows import grids_of
+from pipeline.extractors.layout import extract_form as layout_extract
 from pipeline.ingest import read_pages
+from pipeline.llm.extractor import LlmExtractor
+from pipeline.llm.usage import Usage
 from pipeline.page import Page
-from pipeline.result import Extraction
-from pipeline.schema import Document, Source
+from pipeline.result import Extraction, FormResult
+from pipeline.schema import Document, Form, Source
 from pipeline.segment import FormSpan, segment_forms
 from pipeline.settings import Settings
+from pipeline.tables import Grid
 
-__all__ = ["Reading", "extract_file", "extract_reading", "file_sha256", "read_file", "sources_for"]
+__all__ = [
+    "Reading",
+    "extract_file",
+    "extract_reading",
+    "extract_reading_llm",
+    "file_sha256",
+    "read_file",
+    "sources_for",
+]
 
 
 class Reading(BaseModel):
@@ -59,42 +74,117 @@ def read_file(path: Path | str, settings: Settings | None = None) -> Reading:
     return Reading(source=source, pages=pages, spans=spans, seconds=round(time.perf_counter() - started, 3))
 
 
-def extract_reading(reading: Reading, extractor: str = "layout") -> Extraction:
-    """Fill every form of a read file with ``extractor`` and check it.
+def _assemble(reading: Reading, grids: dict[int, list[Grid]], results: list[FormResult], extractor: str) -> Extraction:
+    """The Extraction of a file from its forms' results: each form checked against its own pages.
 
-    A form the extractor cannot build is left out with a finding. Every form
-    built goes through the deterministic checks, grounded in its own pages;
-    ``status`` is ``needs_review`` when any finding is an error.
+    A form the extractor could not build is left out with its findings (under
+    ``spans[i]``). ``status`` is ``needs_review`` when any finding is an error.
     """
-    started = time.perf_counter()
-    extract_form = get_extractor(extractor)
-    grids = grids_of(reading.pages)
-    tables = time.perf_counter()
     result = Extraction(source=reading.source, extractor=extractor)
     checking = 0.0
-    for span in reading.spans:
-        form_result = extract_form(span, reading.pages, grids)
+    for span, form_result in zip(reading.spans, results, strict=True):
         prefix = f"forms[{len(result.forms)}]"
+        findings = list(form_result.findings)
         if form_result.form is None:
             prefix = f"spans[{span.index}]"
         else:
             result.forms.append(form_result.form)
-        findings = list(form_result.findings)
-        if form_result.form is not None:
-            checks_started = time.perf_counter()
+            started = time.perf_counter()
             findings += check_form(form_result.form, source_text(reading.pages, span, grids))
-            checking += time.perf_counter() - checks_started
+            checking += time.perf_counter() - started
         result.provenance.update({f"{prefix}.{path}": src for path, src in form_result.provenance.items()})
         result.findings.extend(f.under(prefix) for f in findings)
-    done = time.perf_counter()
     result.status = status_of(result.findings)
+    result.seconds = {"read": reading.seconds, "checks": round(checking, 4)}
+    return result
+
+
+def extract_reading(reading: Reading, extractor: str = "layout") -> Extraction:
+    """Fill every form of a read file with a model-free ``extractor`` (layout) and check it."""
+    started = time.perf_counter()
+    extract_form = get_extractor(extractor)
+    grids = grids_of(reading.pages)
+    tables = time.perf_counter()
+    results = [extract_form(span, reading.pages, grids) for span in reading.spans]
+    done = time.perf_counter()
+    result = _assemble(reading, grids, results, extractor)
     result.seconds = {
         "read": reading.seconds,
         "tables": round(tables - started, 4),
-        "extract": round(done - tables - checking, 4),
-        "checks": round(checking, 4),
+        "extract": round(done - tables, 4),
+        "checks": result.seconds["checks"],
     }
     return result
+
+
+async def extract_reading_llm(reading: Reading, llm: LlmExtractor, hybrid: bool = False) -> Extraction:
+    """Fill every form of a read file with the model (forms concurrently), or with both extractors (hybrid).
+
+    Hybrid runs the layout extractor too and merges field by field: agreement is
+    kept, disagreement becomes a finding with both values, and the value the checks
+    and the page text support is kept (``pipeline.compare.merge_forms``).
+    """
+    started = time.perf_counter()
+    grids = grids_of(reading.pages)
+    tables = time.perf_counter()
+    replies = await asyncio.gather(*(llm.extract_form(span, reading.pages, grids) for span in reading.spans))
+    done = time.perf_counter()
+    results = [reply for reply, _ in replies]
+    if hybrid:
+        results = [
+            _hybrid(layout_extract(span, reading.pages, grids), reply, source_text(reading.pages, span, grids))
+            for span, reply in zip(reading.spans, results, strict=True)
+        ]
+    name = f"{'hybrid' if hybrid else 'llm'}:{llm.model}"
+    result = _assemble(reading, grids, results, name)
+    usage = Usage()
+    for _, form_usage in replies:
+        usage = usage.add(form_usage)
+    result.llm = llm.run.model_copy(update={"usage": usage})
+    result.seconds = {
+        "read": reading.seconds,
+        "tables": round(tables - started, 4),
+        "extract": round(time.perf_counter() - tables - result.seconds["checks"], 4),
+        "model": round(done - tables, 4),
+        "checks": result.seconds["checks"],
+    }
+    return result
+
+
+def _hybrid(layout: FormResult, llm: FormResult, source: SourceText) -> FormResult:
+    """One form from both extractors: the merge where both built one, else whichever did."""
+    if layout.form is None or llm.form is None:
+        chosen = llm if llm.form is not None else layout
+        return FormResult(form=chosen.form, provenance=chosen.provenance, findings=layout.findings + llm.findings)
+    form, findings = merge_forms(layout.form, llm.form, source)
+    provenance = {
+        path: src for path, src in layout.provenance.items() if _value_at(form, path) == _value_at(layout.form, path)
+    }
+    layout_notes = [f for f in layout.findings if f.severity == "info"]
+    return FormResult(form=form, provenance=provenance, findings=layout_notes + llm.findings + findings)
+
+
+_STEP = re.compile(r"([a-z_0-9]+)(?:\[(\d+)\])?")
+
+
+def _value_at(form: Form, path: str) -> object:
+    """The value at a field path such as ``indicators[3].score``; a path that leads nowhere gives a sentinel."""
+    value: object = form
+    for step in path.split("."):
+        match = _STEP.fullmatch(step)
+        if match is None or not hasattr(value, match[1]):
+            return _NOWHERE
+        value = getattr(value, match[1])
+        if match[2] is not None:
+            items = value if isinstance(value, list) else []
+            index = int(match[2])
+            if index >= len(items):
+                return _NOWHERE
+            value = items[index]
+    return value
+
+
+_NOWHERE = object()
 
 
 def extract_file(path: Path | str, settings: Settings | None = None, extractor: str = "layout") -> Extraction:

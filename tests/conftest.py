@@ -12,6 +12,7 @@ from typing import Any
 
 import pymupdf
 import pytest
+from chatserver import ChatServer
 
 from pipeline.page import Page
 from pipeline.run import Reading, read_file
@@ -94,3 +95,10 @@ def bad_inputs(tmp_path: Path) -> Iterator[dict[str, Path]]:
     files["folder"].mkdir()
     files["bad_image"].write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
     yield files
+
+
+@pytest.fixture
+def chat_server() -> Iterator[ChatServer]:
+    """A scripted OpenAI chat-completions server on 127.0.0.1, stopped after the test."""
+    with ChatServer() as server:
+        yield server

@@ -167,6 +167,10 @@ def test_the_catalogue_has_one_severity_per_code() -> None:
         "not_in_source": "error",
         "text_not_verbatim": "warning",
         "grounding_skipped": "info",
+        "llm_invalid_reply": "error",
+        "llm_reasked": "info",
+        "extractors_disagree": "warning",
+        "extractor_gap": "info",
     }
     assert all(entry.description for entry in CATALOGUE.values())
 
