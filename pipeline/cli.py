@@ -37,9 +37,9 @@ out = Console()
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks of errors.")]
 Ocr = Annotated[
     OcrMode | None,
-    typer.Option(help="auto: OCR pages without a text layer; always; never. [env: JIXIAO_OCR]", show_default=False),
+    typer.Option(help="auto: OCR pages without a text layer; always; never. \\[env: JIXIAO_OCR]", show_default=False),
 ]
-Dpi = Annotated[int | None, typer.Option(help="Resolution for OCR. [env: JIXIAO_OCR_DPI] [default: 200]")]
+Dpi = Annotated[int | None, typer.Option(help="Resolution for OCR. \\[env: JIXIAO_OCR_DPI] \\[default: 200]")]
 
 
 def _settings(ocr: OcrMode | None, ocr_dpi: int | None, **more: Any) -> Settings:
@@ -156,32 +156,32 @@ Extractor = Annotated[
     ExtractorName | None,
     typer.Option(
         help="layout: from the table structure, no model; llm: the model; hybrid: both, compared field by field. "
-        "[env: JIXIAO_EXTRACTOR] [default: llm when a model and an endpoint are configured, else layout]",
+        "\\[env: JIXIAO_EXTRACTOR] \\[default: llm when a model and an endpoint are configured, else layout]",
         show_default=False,
     ),
 ]
-Model = Annotated[str | None, typer.Option(help="Model name at the endpoint. [env: JIXIAO_LLM_MODEL]")]
+Model = Annotated[str | None, typer.Option(help="Model name at the endpoint. \\[env: JIXIAO_LLM_MODEL]")]
 BaseUrl = Annotated[
     str | None,
     typer.Option(
-        help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1. [env: JIXIAO_LLM_BASE_URL, OPENAI_BASE_URL]"
+        help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1. \\[env: JIXIAO_LLM_BASE_URL, OPENAI_BASE_URL]"
     ),
 ]
 PromptVersion = Annotated[
     str | None,
-    typer.Option("--prompt", help="Prompt version under prompts/ or a folder. [env: JIXIAO_PROMPT] [default: v1]"),
+    typer.Option("--prompt", help="Prompt version under prompts/ or a folder. \\[env: JIXIAO_PROMPT] \\[default: v1]"),
 ]
 Mode = Annotated[
     LlmMode | None,
     typer.Option(
         "--llm-mode",
         help="tools (OpenAI, DeepSeek, Qwen); json_schema (vLLM, Ollama, llama.cpp); json; md_json. "
-        "[env: JIXIAO_LLM_MODE] [default: tools]",
+        "\\[env: JIXIAO_LLM_MODE] \\[default: tools]",
         show_default=False,
     ),
 ]
 Concurrency = Annotated[
-    int | None, typer.Option(min=1, help="Model calls in flight at once. [env: JIXIAO_CONCURRENCY] [default: 4]")
+    int | None, typer.Option(min=1, help="Model calls in flight at once. \\[env: JIXIAO_CONCURRENCY] \\[default: 4]")
 ]
 NoCache = Annotated[
     bool, typer.Option("--no-cache", help="Ask the model again even for a reply in the cache (JIXIAO_CACHE_DIR).")

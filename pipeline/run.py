@@ -28,7 +28,7 @@ from pipeline.page import Page
 from pipeline.result import Extraction, FormResult
 from pipeline.schema import Document, Form, Source
 from pipeline.segment import FormSpan, segment_forms
-from pipeline.settings import Settings
+from pipeline.settings import Settings, check_settings
 from pipeline.tables import Grid
 
 __all__ = [
@@ -187,9 +187,24 @@ def _value_at(form: Form, path: str) -> object:
 _NOWHERE = object()
 
 
-def extract_file(path: Path | str, settings: Settings | None = None, extractor: str = "layout") -> Extraction:
-    """Read ``path``, find its forms, and fill them: the whole job for one file."""
-    return extract_reading(read_file(path, settings), extractor)
+def extract_file(path: Path | str, settings: Settings | None = None) -> Extraction:
+    """Read ``path``, find its forms, and fill them with the extractor ``settings`` choose: the whole job for one file.
+
+    Without a configured model that is the layout extractor; with one, the LLM
+    (or hybrid) extractor, in an event loop of its own. For many files, share one
+    ``LlmExtractor`` and call ``extract_reading_llm`` instead.
+    """
+    settings = check_settings(settings or Settings())
+    reading = read_file(path, settings)
+    chosen = settings.chosen_extractor()
+    if chosen == "layout":
+        return extract_reading(reading)
+
+    async def with_model() -> Extraction:
+        async with LlmExtractor(settings) as llm:
+            return await extract_reading_llm(reading, llm, hybrid=chosen == "hybrid")
+
+    return asyncio.run(with_model())
 
 
 def sources_for(

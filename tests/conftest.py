@@ -39,8 +39,8 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def _clean_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees the developer's own JIXIAO_* settings."""
-    for name in [n for n in os.environ if n.startswith("JIXIAO_")]:
+    """No test sees the developer's own JIXIAO_* settings, or an OpenAI key or endpoint they fall back to."""
+    for name in [n for n in os.environ if n.startswith("JIXIAO_") or n in ("OPENAI_API_KEY", "OPENAI_BASE_URL")]:
         monkeypatch.delenv(name)
 
 

@@ -414,13 +414,7 @@ def test_the_cli_stops_a_batch_on_a_refused_key(chat_server: ChatServer, tmp_pat
 def test_the_console_script_against_a_local_server(chat_server: ChatServer, tmp_path: Path) -> None:
     """The installed ``jixiao`` in its own process, configured by environment variables only."""
     chat_server.responder = answer_by_form(CHONGMING)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JIXIAO_", "OPENAI_"))}
-    env.update(
-        JIXIAO_LLM_BASE_URL=chat_server.url,
-        JIXIAO_LLM_MODEL="local-model",
-        JIXIAO_LLM_MODE="json_schema",
-        JIXIAO_CACHE_DIR=str(tmp_path / "cache"),
-    )
+    env = _console_env(chat_server, tmp_path, JIXIAO_LLM_MODE="json_schema")
     jixiao = Path(sys.executable).with_name("jixiao")
     out = tmp_path / "out.json"
     done = subprocess.run(
@@ -435,6 +429,37 @@ def test_the_console_script_against_a_local_server(chat_server: ChatServer, tmp_
     document = json.loads(out.read_text(encoding="utf-8"))
     assert document["extractor"] == "llm:local-model" and document["forms"] == forms_of(CHONGMING)
     assert {r.mode for r in chat_server.requests} == {"json_schema"}
+
+
+def test_a_run_killed_mid_way_keeps_every_reply_it_had(chat_server: ChatServer, tmp_path: Path) -> None:
+    """kill -9 while the second form waits on the model: the rerun asks only for the second form."""
+    forms = forms_of(CHONGMING)
+    chat_server.script(Reply(forms[0]), Stall(60))
+    env = _console_env(chat_server, tmp_path, JIXIAO_CONCURRENCY="1")
+    command = [str(Path(sys.executable).with_name("jixiao")), "extract", str(FORMS / CHONGMING / "native.pdf")]
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while len(chat_server.requests) < 2 and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        assert len(chat_server.requests) == 2, "the second form's request never arrived"
+    finally:
+        process.kill()
+        process.wait()
+
+    chat_server.script(Reply(forms[1]))
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["forms"] == forms
+    assert len(chat_server.requests) == 3 and chat_server.unexpected == 0
+    assert forms[1]["project_name"] in chat_server.requests[2].last_user_text
+
+
+def _console_env(server: ChatServer, tmp_path: Path, **more: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JIXIAO_", "OPENAI_"))}
+    env.update(JIXIAO_LLM_BASE_URL=server.url, JIXIAO_CACHE_DIR=str(tmp_path / "cache"), JIXIAO_LLM_MODEL="local-model")
+    env.update(more)
+    return env
 
 
 # --- prompts ---------------------------------------------------------------------------------------
