@@ -31,7 +31,7 @@ from typing import Any
 
 @dataclass
 class Reply:
-    """A successful completion; ``usage`` overrides the counted one, ``delay`` is slept first."""
+    """A successful completion; ``usage`` overrides the counted one (``{}``: none sent), ``delay`` is slept first."""
 
     answer: dict[str, Any] | list[Any] | str
     usage: dict[str, int] | None = None
@@ -141,7 +141,7 @@ def _completion(recorded: Recorded, reply: Reply) -> dict[str, Any]:
         call = {"id": f"call_{recorded.index}", "type": "function", "function": {"name": name, "arguments": text}}
         message = {"role": "assistant", "content": None, "tool_calls": [call]}
         finish_reason = "tool_calls"
-    return {
+    completion = {
         "id": f"chatcmpl-{recorded.index}",
         "object": "chat.completion",
         "created": int(time.time()),
@@ -149,6 +149,9 @@ def _completion(recorded: Recorded, reply: Reply) -> dict[str, Any]:
         "choices": [{"index": 0, "message": message, "finish_reason": finish_reason, "logprobs": None}],
         "usage": reply.usage or _default_usage(body, text),
     }
+    if reply.usage == {}:  # an endpoint that reports no usage
+        del completion["usage"]
+    return completion
 
 
 class _Server(ThreadingHTTPServer):

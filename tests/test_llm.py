@@ -135,6 +135,24 @@ def test_the_request_carries_the_prompt_files_and_the_rendered_tables(chat_serve
     assert usage.cost is None  # no price for test-model, never a made-up one
 
 
+def test_cost_is_estimated_from_a_price_table_and_never_guessed(chat_server: ChatServer, tmp_path: Path) -> None:
+    prices = tmp_path / "prices.toml"
+    prices.write_text('currency = "CNY"\n[models."test-model"]\ninput = 2.0\noutput = 8.0\n', encoding="utf-8")
+    form = forms_of("inv-zhejiang-2024-split")
+    usage = {"prompt_tokens": 4000, "completion_tokens": 1000, "total_tokens": 5000}
+    chat_server.script(Reply(form[0], usage=usage), Reply(form[1], usage=usage))
+    reading = reading_of("inv-zhejiang-2024-split", "native")
+    result = extract(reading, settings_for(chat_server, tmp_path, llm_prices=prices, cache=False))
+    assert result.llm is not None
+    priced = result.llm.usage
+    assert (priced.prompt_tokens, priced.completion_tokens) == (8000, 2000)
+    assert (priced.cost, priced.currency) == (pytest.approx(2 * (4000 * 2.0 + 1000 * 8.0) / 1e6), "CNY")
+
+    chat_server.script(Reply(form[0], usage=usage), Reply(form[1], usage={}))  # one reply without a count
+    result = extract(reading, settings_for(chat_server, tmp_path, llm_prices=prices, cache=False))
+    assert result.llm is not None and result.llm.usage.cost is None and not result.llm.usage.tokens_known
+
+
 # --- re-asks: the checks and the schema -----------------------------------------------------------
 
 

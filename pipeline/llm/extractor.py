@@ -323,7 +323,9 @@ class LlmExtractor:
         def on_response(response: Any) -> None:
             review.attempts += 1
             tokens = getattr(response, "usage", None)
-            if tokens is not None:
+            if tokens is None:
+                usage.tokens_known = False
+            else:
                 usage.prompt_tokens += int(getattr(tokens, "prompt_tokens", 0) or 0)
                 usage.completion_tokens += int(getattr(tokens, "completion_tokens", 0) or 0)
 

@@ -39,6 +39,7 @@ class Usage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = Field(default=0.0, description="Time spent waiting on the model, summed over forms")
+    tokens_known: bool = Field(default=True, description="False when some reply came without a token count")
     cost: float | None = Field(default=None, description="Estimated from the price table; null without a price")
     currency: str | None = None
 
@@ -63,13 +64,14 @@ class Usage(BaseModel):
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             seconds=round(self.seconds + other.seconds, 3),
+            tokens_known=self.tokens_known and other.tokens_known,
             cost=None if cost is None else round(cost, 6),
             currency=currency,
         )
 
     def priced(self, price: Price | None) -> Usage:
         """This usage with its cost estimated at ``price`` (None: no estimate)."""
-        if price is None:
+        if price is None or not self.tokens_known:
             return self.model_copy(update={"cost": None, "currency": None})
         cost = (self.prompt_tokens * price.input + self.completion_tokens * price.output) / 1_000_000
         return self.model_copy(update={"cost": round(cost, 6), "currency": price.currency})
