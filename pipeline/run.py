@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from pipeline.checks import SourceText, check_form, source_text, status_of
-from pipeline.compare import merge_forms
+from pipeline.compare import align_rows, match_funds, merge_forms
 from pipeline.exceptions import NoFormFoundError
 from pipeline.extractors import get_extractor
 from pipeline.extractors._rows import grids_of
@@ -157,11 +157,32 @@ def _hybrid(layout: FormResult, llm: FormResult, source: SourceText) -> FormResu
         chosen = llm if llm.form is not None else layout
         return FormResult(form=chosen.form, provenance=chosen.provenance, findings=layout.findings + llm.findings)
     form, findings = merge_forms(layout.form, llm.form, source)
-    provenance = {
-        path: src for path, src in layout.provenance.items() if _value_at(form, path) == _value_at(layout.form, path)
-    }
+    provenance = {}
+    moves = _row_moves(layout.form, form)
+    for path, src in layout.provenance.items():
+        moved = _moved(path, moves)
+        if moved is not None and _value_at(form, moved) == _value_at(layout.form, path):
+            provenance[moved] = src
     layout_notes = [f for f in layout.findings if f.severity == "info"]
     return FormResult(form=form, provenance=provenance, findings=layout_notes + llm.findings + findings)
+
+
+def _row_moves(before: Form, after: Form) -> dict[str, dict[int, int]]:
+    """Where each layout row went in the merged form, aligned as the merge aligns them."""
+    pairs = {
+        "indicators": align_rows(before.indicators, after.indicators),
+        "funds": match_funds(before.funds, after.funds),
+    }
+    return {group: {i: j for i, j in found if i is not None and j is not None} for group, found in pairs.items()}
+
+
+def _moved(path: str, moves: dict[str, dict[int, int]]) -> str | None:
+    """A layout field path in the merged form; None for a row the merge dropped."""
+    row = re.match(r"(indicators|funds)\[(\d+)\]", path)
+    if row is None:
+        return path
+    target = moves[row[1]].get(int(row[2]))
+    return None if target is None else f"{row[1]}[{target}]{path[row.end() :]}"
 
 
 _STEP = re.compile(r"([a-z_0-9]+)(?:\[(\d+)\])?")

@@ -391,6 +391,25 @@ def test_hybrid_keeps_agreement_and_reports_disagreement(chat_server: ChatServer
     assert any(path.startswith("forms[1].") for path in result.provenance)  # layout provenance kept
 
 
+def test_hybrid_provenance_follows_rows_that_moved(chat_server: ChatServer, tmp_path: Path) -> None:
+    """A row only the model gave shifts every later row: each box kept must still be the cell of its value."""
+    good = forms_of(CHONGMING)
+    doubled = copy.deepcopy(good[0])
+    doubled["indicators"].insert(1, copy.deepcopy(doubled["indicators"][1]))  # printed, so the merge keeps it
+    chat_server.script(Reply(doubled), Reply(doubled), Reply(good[1]))  # asked about the sums, it insists
+    result = extract(reading_of(CHONGMING, "native"), settings_for(chat_server, tmp_path, concurrency=1), hybrid=True)
+
+    assert len(result.forms[0].indicators) == len(good[0]["indicators"]) + 1
+    checked = 0
+    for path, src in result.provenance.items():
+        if not path.startswith("forms[0].indicators[") or not path.endswith(".level3"):
+            continue
+        row = int(path.split("[")[2].split("]")[0])
+        assert result.forms[0].indicators[row].level3 == "".join(src.text.split()), path
+        checked += 1
+    assert checked == len(good[0]["indicators"])  # every layout row kept its box; the extra row has none
+
+
 # --- command line ----------------------------------------------------------------------------------
 
 
