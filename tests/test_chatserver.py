@@ -78,6 +78,11 @@ def test_tool_reply_is_a_call_of_the_requested_tool(chat_server: ChatServer, cli
     assert second.usage.prompt_tokens == 1
 
 
+def test_empty_usage_sends_none(chat_server: ChatServer, client: openai.OpenAI) -> None:
+    chat_server.script(Reply("x", usage={}))
+    assert ask(client).usage is None
+
+
 def test_recorded_texts_and_modes() -> None:
     messages = [
         {"role": "system", "content": "sys"},

@@ -117,7 +117,9 @@ def test_a_right_answer_in_each_mode(chat_server: ChatServer, tmp_path: Path, mo
 
 def test_the_request_carries_the_prompt_files_and_the_rendered_tables(chat_server: ChatServer, tmp_path: Path) -> None:
     chat_server.responder = answer_by_form(CHONGMING)
-    result = extract(reading_of(CHONGMING, "native"), settings_for(chat_server, tmp_path))
+    result = extract(
+        reading_of(CHONGMING, "native"), settings_for(chat_server, tmp_path, concurrency=1)
+    )  # form 1 first
 
     prompt = load_prompt("v1")
     messages = chat_server.requests[0].messages
@@ -142,14 +144,14 @@ def test_cost_is_estimated_from_a_price_table_and_never_guessed(chat_server: Cha
     usage = {"prompt_tokens": 4000, "completion_tokens": 1000, "total_tokens": 5000}
     chat_server.script(Reply(form[0], usage=usage), Reply(form[1], usage=usage))
     reading = reading_of("inv-zhejiang-2024-split", "native")
-    result = extract(reading, settings_for(chat_server, tmp_path, llm_prices=prices, cache=False))
+    result = extract(reading, settings_for(chat_server, tmp_path, llm_prices=prices, cache=False, concurrency=1))
     assert result.llm is not None
     priced = result.llm.usage
     assert (priced.prompt_tokens, priced.completion_tokens) == (8000, 2000)
     assert (priced.cost, priced.currency) == (pytest.approx(2 * (4000 * 2.0 + 1000 * 8.0) / 1e6), "CNY")
 
     chat_server.script(Reply(form[0], usage=usage), Reply(form[1], usage={}))  # one reply without a count
-    result = extract(reading, settings_for(chat_server, tmp_path, llm_prices=prices, cache=False))
+    result = extract(reading, settings_for(chat_server, tmp_path, llm_prices=prices, cache=False, concurrency=1))
     assert result.llm is not None and result.llm.usage.cost is None and not result.llm.usage.tokens_known
 
 
