@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import unicodedata
 from collections import defaultdict, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeGuard
+from typing import Any, NamedTuple, TypeGuard, TypeVar
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 from rapidfuzz.distance import Indel
@@ -42,9 +42,10 @@ from pipeline.checks.grounding import grounding
 from pipeline.result import Finding
 from pipeline.schema import Form, FundRow, Indicator
 
-__all__ = ["FieldDiff", "Pair", "align_rows", "diff_forms", "match_funds", "merge_forms"]
+__all__ = ["SCALE", "FieldDiff", "Pair", "align", "align_rows", "diff_forms", "match_funds", "merge_forms"]
 
 Pair = tuple[int | None, int | None]
+T = TypeVar("T")
 _Row = FundRow | Indicator
 _Entry = tuple[_Row | None, _Row | None]
 _Where = tuple[str | int, ...]
@@ -52,7 +53,7 @@ _ROW_GROUPS = ("funds", "indicators")
 # What one agreeing 一级指标 or 二级指标 adds to a pair's gain, beside the 三级指标 similarity (0..1).
 _SUPPORT = 0.1
 # Gains are summed as integers (ten-thousandths) so that equal alignments tie exactly and position decides.
-_SCALE = 10_000
+SCALE = 10_000
 
 
 class FieldDiff(BaseModel):
@@ -79,16 +80,27 @@ def align_rows(a: Sequence[Indicator], b: Sequence[Indicator], *, threshold: flo
     the pairs nearest the same position win. Every index of ``a`` and ``b``
     appears exactly once, both in increasing order.
     """
-    gains = [[_gain(x, y, threshold) for y in b] for x in a]
+    return align(a, b, lambda x, y: _gain(x, y, threshold))
+
+
+def align(a: Sequence[T], b: Sequence[T], gain: Callable[[T, T], int | None]) -> list[Pair]:
+    """Needleman–Wunsch: the order-keeping pairing of ``a`` and ``b`` with the largest summed ``gain``.
+
+    ``gain(x, y)`` is what pairing two items adds (an integer, so equal sums tie
+    exactly), or None when they must never pair; leaving an item unpaired costs
+    nothing. Among alignments of equal gain, the one whose pairs sit nearest the
+    same position wins. Returns every index of both sides once, in order.
+    """
+    gains = [[gain(x, y) for y in b] for x in a]
     best = [[(0, 0)] * (len(b) + 1) for _ in range(len(a) + 1)]
     moves = [[""] * (len(b) + 1) for _ in range(len(a) + 1)]
     for i in range(len(a) + 1):
         for j in range(len(b) + 1):
             options: list[tuple[tuple[int, int], str]] = []
-            gain = gains[i - 1][j - 1] if i and j else None
-            if gain is not None:
+            pair_gain = gains[i - 1][j - 1] if i and j else None
+            if pair_gain is not None:
                 score, shift = best[i - 1][j - 1]
-                options.append(((score + gain, shift - abs(i - j)), "pair"))
+                options.append(((score + pair_gain, shift - abs(i - j)), "pair"))
             if j:
                 options.append((best[i][j - 1], "b"))
             if i:
@@ -104,7 +116,7 @@ def _gain(x: Indicator, y: Indicator, threshold: float) -> int | None:
     if similarity < threshold:
         return None
     support = _SUPPORT * (_same(x.level1, y.level1) + _same(x.level2, y.level2))
-    return round((similarity - threshold + support) * _SCALE)
+    return round((similarity - threshold + support) * SCALE)
 
 
 def _trace(moves: list[list[str]], i: int, j: int) -> list[Pair]:

@@ -56,6 +56,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz.distance import Indel
 
+from pipeline.compare import SCALE, align
 from pipeline.schema import Document, Form, FundRow, Indicator
 
 __all__ = [
@@ -344,29 +345,13 @@ def _text_similarity(left: str | None, right: str | None) -> float:
 def _align_sequences(
     truth: Sequence[_Row], predicted: Sequence[_Row], similarity: Callable[[_Row, _Row], float]
 ) -> list[_Pair]:
-    """Needleman–Wunsch: the order-keeping pairing with the largest summed similarity.
+    """The order-keeping pairing with the largest summed similarity (``compare.align``); a pair of 0 is never made."""
 
-    Gaps cost nothing; a pair of similarity 0 is never made. Returns (truth index,
-    predicted index) pairs in order, None on the side that has no partner.
-    """
-    weight = [[similarity(t, p) for p in predicted] for t in truth]
-    best = [[0.0] * (len(predicted) + 1) for _ in range(len(truth) + 1)]
-    for i in range(1, len(truth) + 1):
-        for j in range(1, len(predicted) + 1):
-            best[i][j] = max(best[i - 1][j], best[i][j - 1], best[i - 1][j - 1] + weight[i - 1][j - 1])
-    pairs: list[_Pair] = []
-    i, j = len(truth), len(predicted)
-    while i > 0 or j > 0:
-        if i > 0 and j > 0 and weight[i - 1][j - 1] > 0 and best[i][j] == best[i - 1][j - 1] + weight[i - 1][j - 1]:
-            i, j = i - 1, j - 1
-            pairs.append((i, j))
-        elif i > 0 and best[i][j] == best[i - 1][j]:
-            i -= 1
-            pairs.append((i, None))
-        else:
-            j -= 1
-            pairs.append((None, j))
-    return pairs[::-1]
+    def gain(t: _Row, p: _Row) -> int | None:
+        alike = similarity(t, p)
+        return round(alike * SCALE) if alike > 0 else None
+
+    return align(truth, predicted, gain)
 
 
 def _align_funds(truth: Sequence[FundRow], predicted: Sequence[FundRow]) -> list[_Pair]:
