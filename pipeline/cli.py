@@ -256,7 +256,9 @@ async def _extract_with_model(
     reading_slot = asyncio.Semaphore(1)
 
     async with LlmExtractor(settings) as llm:
-        describe = f"{'hybrid (layout + ' if hybrid else ''}{llm.model} at {llm.run.endpoint}{')' if hybrid else ''}"
+        describe = f"{llm.model} at {llm.run.endpoint}"
+        if hybrid:
+            describe = f"hybrid (layout + {describe})"
         write.announcement = (
             f"extractor: {describe}, prompt {llm.prompt.version} ({llm.prompt.sha256[:8]}), mode {settings.llm_mode}, "
             f"{settings.concurrency} call(s) at once" + ("" if settings.cache else ", no cache")

@@ -7,6 +7,7 @@ combination before any work starts.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -26,8 +27,6 @@ LlmMode = Literal["tools", "json_schema", "json", "md_json"]
 
 
 def _cache_home() -> Path:
-    import os
-
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "jixiao"
 

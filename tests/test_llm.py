@@ -155,6 +155,21 @@ def test_cost_is_estimated_from_a_price_table_and_never_guessed(chat_server: Cha
     assert result.llm is not None and result.llm.usage.cost is None and not result.llm.usage.tokens_known
 
 
+def test_a_run_answered_partly_from_the_cache_still_has_a_cost(chat_server: ChatServer, tmp_path: Path) -> None:
+    prices = tmp_path / "prices.toml"
+    prices.write_text('[models."test-model"]\ninput = 1.0\noutput = 1.0\n', encoding="utf-8")
+    usage = {"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500}
+    form = forms_of("inv-zhejiang-2024-split")
+    reading = reading_of("inv-zhejiang-2024-split", "native")
+    settings = settings_for(chat_server, tmp_path, llm_prices=prices, concurrency=1)
+    chat_server.script(Reply(form[0], usage=usage), Reply(form[1], usage=usage))
+    first = extract(reading, settings)
+    second = extract(reading, settings)  # every form from the cache: no tokens, no cost, but a known one
+    assert first.llm is not None and second.llm is not None
+    assert first.llm.usage.cost == pytest.approx(0.003)
+    assert (second.llm.usage.cache_hits, second.llm.usage.cost, second.llm.usage.currency) == (2, 0.0, "USD")
+
+
 # --- re-asks: the checks and the schema -----------------------------------------------------------
 
 

@@ -42,7 +42,7 @@ import instructor
 import openai
 from instructor.core.exceptions import InstructorRetryException
 from instructor.v2.core.hooks import Hooks
-from pydantic import BaseModel, Field, ValidationError, ValidationInfo, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, model_validator
 
 from pipeline.checks import SourceText, check_form, source_text
 from pipeline.checks._base import finding
@@ -298,7 +298,7 @@ class LlmExtractor:
         key = self._key(model, messages)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             cached = _Cached.model_validate_json(hit)
-            return _as_result(model, cached.reply, cached.findings), Usage(forms=1, cache_hits=1)
+            return _as_result(model, cached.reply, cached.findings), Usage(forms=1, cache_hits=1).priced(self.price)
         async with self._limit:
             if self._refused is not None:
                 raise self._refused
@@ -363,8 +363,6 @@ class LlmExtractor:
                     + " ".join(message[:3])[:300],
                 )
             )
-        except openai.APIError as e:
-            raise self._api_error(e) from None
         finally:
             _FORM_STATS.reset(token)
         if review.asked:
@@ -421,11 +419,7 @@ def _as_result(
 ) -> FormResult:
     if reply is None:
         return FormResult(form=None, findings=findings)
-    if model is IndicatorTable:
-        table = IndicatorTable.model_validate(reply)
-        placeholder = Form(form_type="project", year=2000, amount_unit="元", **dict(table))
-        return FormResult(form=placeholder, findings=findings)
-    try:
-        return FormResult(form=Form.model_validate(reply), findings=findings)
-    except ValidationError as e:  # a cache entry from an older schema
-        raise LlmError(f"cached reply no longer fits the schema: {e.error_count()} error(s)") from None
+    if model is IndicatorTable:  # a part of a split form: its fields travel in a form that claims nothing else
+        return FormResult(form=_with_header(IndicatorTable.model_validate(reply), None), findings=findings)
+    # The cache key holds the schema's hash, so a cached reply always fits the schema it was validated by.
+    return FormResult(form=Form.model_validate(reply), findings=findings)

@@ -49,12 +49,11 @@ class Usage(BaseModel):
 
     def add(self, other: Usage) -> Usage:
         """The sum of two usages (costs add when both are known in the same currency)."""
-        cost: float | None = None
-        currency = self.currency or other.currency
-        if self.forms == 0 or other.forms == 0:
-            cost = self.cost if other.forms == 0 else other.cost
-        elif self.cost is not None and other.cost is not None and self.currency == other.currency:
-            cost = self.cost + other.cost
+        counted = [usage for usage in (self, other) if usage.forms]  # an empty usage adds nothing, not "unknown"
+        costs = [usage.cost for usage in counted if usage.cost is not None]
+        currencies = {usage.currency for usage in counted}
+        cost = sum(costs) if counted and len(costs) == len(counted) and len(currencies) == 1 else None
+        currency = currencies.pop() if len(currencies) == 1 else None
         return Usage(
             forms=self.forms + other.forms,
             cache_hits=self.cache_hits + other.cache_hits,
