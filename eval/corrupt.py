@@ -79,7 +79,7 @@ from rich.table import Table
 from pipeline.checks import SourceText, check_document
 from pipeline.checks._base import dec, fmt
 from pipeline.checks.scores import grade_of
-from pipeline.result import Finding
+from pipeline.result import Finding, field_path
 from pipeline.run import sources_for
 from pipeline.schema import Document, squash_text
 
@@ -260,14 +260,6 @@ def load_fixtures(root: Path = FORMS) -> list[Fixture]:
 # --- paths into a dumped document -------------------------------------------------------------
 
 
-def path_of(keys: Key) -> str:
-    """``("forms", 0, "funds", 2, "executed")`` → ``forms[0].funds[2].executed``."""
-    text = ""
-    for key in keys:
-        text += f"[{key}]" if isinstance(key, int) else f".{key}" if text else key
-    return text
-
-
 def field_of(keys: Key) -> str:
     """The schema field a path counts under: funds.executed, indicators.score, form.level1_weights."""
     if len(keys) >= 5 and keys[2] in ("funds", "indicators"):
@@ -397,7 +389,7 @@ def corrupt_number(fixtures: Sequence[Fixture], rng: random.Random) -> tuple[Fix
     document = _valid(data)
     if document is None:
         return None
-    return fixture, Corruption("number", how, field_of(keys), path_of(keys), before, after, document)
+    return fixture, Corruption("number", how, field_of(keys), field_path(keys), before, after, document)
 
 
 # --- drop_row ------------------------------------------------------------------------------
@@ -420,8 +412,8 @@ def drop_row(fixtures: Sequence[Fixture], rng: random.Random) -> tuple[Fixture, 
     if document is None:
         return None
     name = row["label"] if table == "funds" else row["level3"]
-    shift = (path_of(("forms", f, table)), i, -1)
-    return fixture, Corruption("drop_row", how, table, path_of(("forms", f, table, i)), name, None, document, shift)
+    shift = (field_path(("forms", f, table)), i, -1)
+    return fixture, Corruption("drop_row", how, table, field_path(("forms", f, table, i)), name, None, document, shift)
 
 
 # --- invent --------------------------------------------------------------------------------
@@ -571,7 +563,7 @@ def invent(fixtures: Sequence[Fixture], rng: random.Random) -> tuple[Fixture, Co
         document = _valid(data)
         if document is None:
             return None
-        table = path_of(("forms", f, "indicators"))
+        table = field_path(("forms", f, "indicators"))
         shift = (table, at, 1)
         return fixture, Corruption("invent", how, "indicators", f"{table}[{at}]", None, row["level3"], document, shift)
     slots_of = {
@@ -600,7 +592,7 @@ def invent(fixtures: Sequence[Fixture], rng: random.Random) -> tuple[Fixture, Co
     document = _valid(data)
     if document is None:
         return None
-    return fixture, Corruption("invent", how, field_of(keys), path_of(keys), before, after, document)
+    return fixture, Corruption("invent", how, field_of(keys), field_path(keys), before, after, document)
 
 
 GENERATORS: dict[str, Callable[[Sequence[Fixture], random.Random], tuple[Fixture, Corruption] | None]] = {

@@ -27,7 +27,6 @@ silently and no value is made up.
 
 from __future__ import annotations
 
-import unicodedata
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -39,8 +38,8 @@ from rapidfuzz.distance import Indel
 from pipeline.checks import SourceText, check_form
 from pipeline.checks._base import dec, finding, fmt
 from pipeline.checks.grounding import grounding
-from pipeline.result import Finding
-from pipeline.schema import Form, FundRow, Indicator
+from pipeline.result import Finding, field_path
+from pipeline.schema import Form, FundRow, Indicator, fold_text
 
 __all__ = ["SCALE", "FieldDiff", "Pair", "align", "align_rows", "diff_forms", "match_funds", "merge_forms"]
 
@@ -112,7 +111,7 @@ def align(a: Sequence[T], b: Sequence[T], gain: Callable[[T, T], int | None]) ->
 
 def _gain(x: Indicator, y: Indicator, threshold: float) -> int | None:
     """What pairing ``x`` with ``y`` adds to an alignment, in ten-thousandths; None: never pair them."""
-    similarity = Indel.normalized_similarity(_fold(x.level3), _fold(y.level3))
+    similarity = Indel.normalized_similarity(fold_text(x.level3), fold_text(y.level3))
     if similarity < threshold:
         return None
     support = _SUPPORT * (_same(x.level1, y.level1) + _same(x.level2, y.level2))
@@ -171,7 +170,7 @@ def diff_forms(a: Form, b: Form) -> list[FieldDiff]:
     difference. ``level1_weights`` is compared key by key, keys folded.
     """
     return [
-        FieldDiff(path=_path(slot.where), a=slot.a, b=slot.b)
+        FieldDiff(path=field_path(slot.where), a=slot.a, b=slot.b)
         for slot in _slots(a, b, _entries(a, b))
         if _whole_row(slot) or not _same(slot.a, slot.b)
     ]
@@ -267,8 +266,8 @@ def _dump(row: _Row | None) -> JsonValue:
 
 def _weight_slots(a: dict[str, float] | None, b: dict[str, float] | None) -> Iterator[_Slot]:
     """Each 一级指标 weight, keys matched folded and named as ``a`` spells them (else ``b``)."""
-    folded_a = {_fold(key): (key, value) for key, value in (a or {}).items()}
-    folded_b = {_fold(key): (key, value) for key, value in (b or {}).items()}
+    folded_a = {fold_text(key): (key, value) for key, value in (a or {}).items()}
+    folded_b = {fold_text(key): (key, value) for key, value in (b or {}).items()}
     for folded in dict.fromkeys([*folded_a, *folded_b]):
         key = (folded_a.get(folded) or folded_b[folded])[0]
         yield _Slot(("level1_weights", key), _value(folded_a.get(folded)), _value(folded_b.get(folded)))
@@ -282,19 +281,6 @@ def _whole_row(slot: _Slot) -> bool:
     return isinstance(slot.where[-1], int)
 
 
-def _path(where: _Where) -> str:
-    """``("indicators", 3, "score")`` → ``indicators[3].score``; ``("level1_weights", "产出指标")`` → dotted."""
-    text = ""
-    for key in where:
-        text += f"[{key}]" if isinstance(key, int) else f".{key}" if text else key
-    return text
-
-
-def _fold(text: str) -> str:
-    """NFKC (full and half width alike) with every whitespace removed."""
-    return "".join(unicodedata.normalize("NFKC", text).split())
-
-
 def _number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -304,7 +290,7 @@ def _same(x: object, y: object) -> bool:
     if _number(x) and _number(y):
         return dec(x) == dec(y)
     if isinstance(x, str) and isinstance(y, str):
-        return _fold(x) == _fold(y)
+        return fold_text(x) == fold_text(y)
     return x == y
 
 
@@ -339,8 +325,8 @@ def _settle_rows(
         kept[group] = []
         for k, (x, y) in enumerate(entries[group]):
             if x is None or y is None:
-                missing = unprinted[_path((group, k))]
-                path = _path((group, len(kept[group])))
+                missing = unprinted[field_path((group, k))]
+                path = field_path((group, len(kept[group])))
                 findings.append(_row_finding(path, x, y, missing, source is not None))
                 if missing:
                     continue
@@ -395,7 +381,7 @@ def _verdict(state: dict[str, Any], where: _Where, value: JsonValue, source: Sou
     """Put ``value`` at ``where`` and check the whole form."""
     _put(state, where, value)
     found = check_form(Form.model_validate(state), source)
-    path = _path(where)
+    path = field_path(where)
     return _Verdict(
         unprinted=any(f.code == "not_in_source" and f.path == path for f in found),
         errors=sum(f.severity == "error" for f in found),
@@ -414,7 +400,7 @@ def _settle_dispute(state: dict[str, Any], slot: _Slot, source: SourceText | Non
         f"the layout extractor read {_show(slot.a)}, the LLM {_show(slot.b)}; kept {_show(kept)} ({_NAMES[keep]}): "
         f"{_why(verdicts[keep], verdicts[1 - keep], other)}"
     )
-    return finding("extractors_disagree", _path(slot.where), message, expected=kept, found=other)
+    return finding("extractors_disagree", field_path(slot.where), message, expected=kept, found=other)
 
 
 def _why(kept: _Verdict, other: _Verdict, other_value: JsonValue) -> str:
@@ -444,7 +430,7 @@ def _settle_gap(state: dict[str, Any], slot: _Slot, source: SourceText | None) -
         outcome = "left null: it is printed nowhere on the pages"
     else:
         outcome = f"left null: the form has {with_it.errors} check error(s) with it, {without.errors} without"
-    path = _path(slot.where)
+    path = field_path(slot.where)
     message = f"the {_NAMES[1 - reader]} left {path} null; the {_NAMES[reader]} read {_show(value)}; {outcome}"
     if keep:
         return finding("extractor_gap", path, message, expected=value)

@@ -10,6 +10,7 @@ by inference rather than by its label.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,10 +19,18 @@ from pipeline.llm.usage import LlmRun
 from pipeline.page import BBox
 from pipeline.schema import Document, Form
 
-__all__ = ["Extraction", "FieldSource", "Finding", "FormResult", "Severity", "Status"]
+__all__ = ["Extraction", "FieldSource", "Finding", "FormResult", "Severity", "Status", "field_path"]
 
 Severity = Literal["info", "warning", "error"]
 Status = Literal["ok", "needs_review"]
+
+
+def field_path(keys: Sequence[str | int]) -> str:
+    """A finding or provenance path: ``("forms", 0, "funds", 2, "executed")`` → ``forms[0].funds[2].executed``."""
+    text = ""
+    for key in keys:
+        text += f"[{key}]" if isinstance(key, int) else f".{key}" if text else key
+    return text
 
 
 class FieldSource(BaseModel):

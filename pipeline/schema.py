@@ -27,6 +27,7 @@ __all__ = [
     "FundRow",
     "Indicator",
     "Source",
+    "fold_text",
     "parse_number",
     "squash_text",
 ]
@@ -60,6 +61,11 @@ def squash_text(value: object) -> object:
         squashed = _WHITESPACE.sub("", value.replace("\u3000", ""))
         return squashed or None
     return value
+
+
+def fold_text(text: str) -> str:
+    """A text as compared: NFKC (full and half width alike) with every whitespace removed."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
 
 
 def parse_number(value: object) -> float | None:

@@ -48,7 +48,6 @@ micro-averaged over every slot of every field.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from functools import reduce
 from typing import Literal, TypeVar
@@ -57,7 +56,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz.distance import Indel
 
 from pipeline.compare import SCALE, align
-from pipeline.schema import Document, Form, FundRow, Indicator
+from pipeline.schema import Document, Form, FundRow, Indicator, fold_text
 
 __all__ = [
     "FIELD_NAMES",
@@ -85,8 +84,8 @@ _FUND_FIELDS = tuple(FundRow.model_fields)
 _INDICATOR_FIELDS = tuple(Indicator.model_fields)
 # What pairs fund rows, strictest first.
 _FUND_KEYS: tuple[Callable[[FundRow], Hashable], ...] = (
-    lambda row: (row.item, _fold(row.label)),
-    lambda row: _fold(row.label),
+    lambda row: (row.item, fold_text(row.label)),
+    lambda row: fold_text(row.label),
     lambda row: row.item,
 )
 
@@ -241,14 +240,9 @@ def _judge(expected: Value, got: Value) -> tuple[FieldCounts, MismatchKind | Non
     return FieldCounts(fp=1, fn=1), "wrong"
 
 
-def _fold(text: str) -> str:
-    """Text as compared: NFKC (full- and half-width alike) with every whitespace removed."""
-    return "".join(unicodedata.normalize("NFKC", text).split())
-
-
 def _equal(expected: Value, got: Value) -> bool:
     if isinstance(expected, str) and isinstance(got, str):
-        return _fold(expected) == _fold(got)
+        return fold_text(expected) == fold_text(got)
     if isinstance(expected, int | float) and isinstance(got, int | float):
         return abs(expected - got) <= _TOLERANCE
     return expected == got
@@ -307,7 +301,7 @@ def _score_weights(tally: _Tally, path: str, truth: Form | None, predicted: Form
 
 def _folded_keys(weights: dict[str, float] | None) -> dict[str, float]:
     """The weights under their folded keys."""
-    return {_fold(key): weight for key, weight in (weights or {}).items()}
+    return {fold_text(key): weight for key, weight in (weights or {}).items()}
 
 
 def _align_forms(truth: Sequence[Form], predicted: Sequence[Form]) -> list[_Pair]:
@@ -339,7 +333,7 @@ def _indicator_similarity(truth: Indicator, predicted: Indicator) -> float:
 
 def _text_similarity(left: str | None, right: str | None) -> float:
     """Indel similarity of the folded texts, 0..1; two nulls are alike."""
-    return float(Indel.normalized_similarity(_fold(left or ""), _fold(right or "")))
+    return float(Indel.normalized_similarity(fold_text(left or ""), fold_text(right or "")))
 
 
 def _align_sequences(

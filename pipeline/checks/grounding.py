@@ -24,7 +24,7 @@ from pipeline.checks._base import dec, finding, fmt
 from pipeline.labels import printed_fund_item, unit_in, vocabulary
 from pipeline.page import Page, lines_of
 from pipeline.result import Finding
-from pipeline.schema import DIGIT_SLIPS, Form
+from pipeline.schema import DIGIT_SLIPS, Form, fold_text
 from pipeline.segment import FormSpan
 from pipeline.tables import Grid
 
@@ -33,10 +33,6 @@ __all__ = ["SourceText", "grounding", "source_text", "unit_statements"]
 _NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 _MIN_PIECE = 2
 _PARTLY = 0.8
-
-
-def _flat(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split())
 
 
 @dataclass(frozen=True)
@@ -54,11 +50,11 @@ class SourceText:
         return dec(value) in self.numbers
 
     def has_text(self, text: str) -> bool:
-        return self._contains(_flat(text))
+        return self._contains(fold_text(text))
 
     def coverage(self, text: str) -> float:
         """Share of ``text``'s characters found on the pages in pieces of 2+ characters (the ends may be 1)."""
-        flat = _flat(text)
+        flat = fold_text(text)
         if not flat:
             return 1.0
         covered, i = 0, 0
@@ -98,7 +94,7 @@ def unit_statements(texts: Iterable[str]) -> frozenset[str]:
         unit = unit_in(text)
         if unit is None:
             continue
-        flat = _flat(text)
+        flat = fold_text(text)
         stated_line = any(flat.startswith(p) for p in labels["units"]["line_patterns"])
         if stated_line or any(head in flat for head in heads):
             units.add(unit)
@@ -129,8 +125,8 @@ def source_text(
         numbers |= _numbers_in("\n".join(page_cells))
         cells.extend(page_cells)
     return SourceText(
-        lines=_flat("".join(lines)),
-        cells=_flat("".join(cells)),
+        lines=fold_text("".join(lines)),
+        cells=fold_text("".join(cells)),
         numbers=frozenset(numbers),
         units=unit_statements([*lines, *cells]),
         pages=tuple(sorted(wanted)),
@@ -174,7 +170,7 @@ def grounding(form: Form, source: SourceText) -> Iterator[Finding]:
             continue
         if source.has_text(value):
             continue
-        share = source.coverage(value) if len(_flat(value)) > 2 else 0.0
+        share = source.coverage(value) if len(fold_text(value)) > 2 else 0.0
         if share >= _PARTLY:
             yield finding(
                 "text_not_verbatim",
