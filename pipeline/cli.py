@@ -6,21 +6,34 @@ import asyncio
 import json
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from pipeline import __version__
 from pipeline.checks import CATALOGUE, check_document, status_of
+from pipeline.evaluation.diff import Comparison, compare_runs
+from pipeline.evaluation.html import write_html
+from pipeline.evaluation.records import Sample, SampleResult, load_run
+from pipeline.evaluation.report import comparison_report, run_report
+from pipeline.evaluation.runner import evaluate
 from pipeline.exceptions import ExitCode, InputFileError, JixiaoError
 from pipeline.llm.extractor import LlmExtractor
 from pipeline.llm.usage import LlmRun, Usage
 from pipeline.result import Extraction, Finding
-from pipeline.run import Reading, extract_reading, extract_reading_llm, read_file, sources_for
+from pipeline.run import Reading, extract_many, read_file, sources_for
 from pipeline.schema import Document
 from pipeline.settings import ExtractorName, LlmMode, OcrMode, Settings, check_settings
 
@@ -188,6 +201,27 @@ NoCache = Annotated[
 ]
 
 
+def _model_flags(
+    extractor: ExtractorName | None,
+    model: str | None,
+    base_url: str | None,
+    prompt: str | None,
+    llm_mode: LlmMode | None,
+    concurrency: int | None,
+    no_cache: bool,
+) -> dict[str, Any]:
+    """The extractor and model flags as ``Settings`` fields (None: not given)."""
+    return {
+        "extractor": extractor,
+        "llm_model": model,
+        "llm_base_url": base_url,
+        "prompt": prompt,
+        "llm_mode": llm_mode,
+        "concurrency": concurrency,
+        "cache": False if no_cache else None,
+    }
+
+
 def _usage_table(runs: list[LlmRun]) -> Table:
     """What the model calls of a run cost, summed over its files."""
     usage = Usage()
@@ -248,43 +282,49 @@ class _Writer:
             err.print(f"wrote {target}", highlight=False)
 
 
-async def _extract_with_model(
+async def _extract_all(
     files: list[Path], settings: Settings, write: _Writer, verbose: bool, failures: list[int]
 ) -> None:
-    """Read files one at a time while earlier files wait on the model; write results in input order."""
-    hybrid = settings.chosen_extractor() == "hybrid"
-    reading_slot = asyncio.Semaphore(1)
+    """Extract every file (``run.extract_many``), writing each result as soon as it is its turn."""
+    async with AsyncExitStack() as stack:
+        llm = None
+        if settings.chosen_extractor() == "layout":
+            why = (
+                ""
+                if settings.extractor == "layout"
+                else " (no LLM endpoint is configured; fields come from the tables)"
+            )
+            write.announcement = f"extractor: layout{why}"
+        else:
+            llm = await stack.enter_async_context(LlmExtractor(settings))
+            write.announcement = f"extractor: {_describe(llm, settings)}"
+        async for outcome in extract_many(files, settings, llm):
+            if outcome.error is not None:
+                failures.append(_report(outcome.error, verbose))
+                continue
+            assert outcome.reading is not None and outcome.result is not None
+            write(outcome.path, outcome.reading, outcome.result)
 
-    async with LlmExtractor(settings) as llm:
-        describe = f"{llm.model} at {llm.run.endpoint}"
-        if hybrid:
-            describe = f"hybrid (layout + {describe})"
-        write.announcement = (
-            f"extractor: {describe}, prompt {llm.prompt.version} ({llm.prompt.sha256[:8]}), mode {settings.llm_mode}, "
-            f"{settings.concurrency} call(s) at once" + ("" if settings.cache else ", no cache")
-        )
 
-        async def one(path: Path) -> tuple[Reading, Extraction]:
-            async with reading_slot:
-                reading = await asyncio.to_thread(read_file, path, settings)
-            return reading, await extract_reading_llm(reading, llm, hybrid=hybrid)
+def _describe(llm: LlmExtractor, settings: Settings) -> str:
+    """The model, its endpoint, prompt and mode, as the first line of a run says them."""
+    describe = f"{llm.model} at {llm.run.endpoint}"
+    if settings.chosen_extractor() == "hybrid":
+        describe = f"hybrid (layout + {describe})"
+    return (
+        f"{describe}, prompt {llm.prompt.version} ({llm.prompt.sha256[:8]}), mode {settings.llm_mode}, "
+        f"{settings.concurrency} call(s) at once" + ("" if settings.cache else ", no cache")
+    )
 
-        tasks = [asyncio.create_task(one(path)) for path in files]
-        try:
-            for path, task in zip(files, tasks, strict=True):
-                try:
-                    with _reported(verbose):
-                        reading, result = await task
-                except typer.Exit as e:
-                    failures.append(e.exit_code)
-                    if e.exit_code == ExitCode.config:  # a refused key or unknown model fails every file alike
-                        raise
-                    continue
-                write(path, reading, result)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+
+def _report(error: JixiaoError, verbose: bool) -> int:
+    """Print one file's error as ``_reported`` does and return its exit code."""
+    try:
+        with _reported(verbose):
+            raise error
+    except typer.Exit as e:
+        return int(e.exit_code)
+    raise AssertionError("unreachable")
 
 
 @app.command()
@@ -329,34 +369,12 @@ def extract(
     """
     with _reported(verbose):
         settings = _settings(
-            ocr,
-            ocr_dpi,
-            extractor=extractor,
-            llm_model=model,
-            llm_base_url=base_url,
-            prompt=prompt,
-            llm_mode=llm_mode,
-            concurrency=concurrency,
-            cache=False if no_cache else None,
+            ocr, ocr_dpi, **_model_flags(extractor, model, base_url, prompt, llm_mode, concurrency, no_cache)
         )
     failures: list[int] = []
     write = _Writer(output, len(files) > 1)
-    chosen = settings.chosen_extractor()
-    if chosen == "layout":
-        why = "" if settings.extractor == "layout" else " (no LLM endpoint is configured; fields come from the tables)"
-        write.announcement = f"extractor: layout{why}"
-        for path in files:
-            try:
-                with _reported(verbose):
-                    reading = read_file(path, settings)
-                    result = extract_reading(reading)
-            except typer.Exit as e:
-                failures.append(e.exit_code)
-                continue
-            write(path, reading, result)
-    else:
-        with _reported(verbose):
-            asyncio.run(_extract_with_model(files, settings, write, verbose, failures))
+    with _reported(verbose):
+        asyncio.run(_extract_all(files, settings, write, verbose, failures))
     if write.runs:
         err.print(_usage_table(write.runs))
     _exit_on_failures(failures, len(files))
@@ -458,6 +476,149 @@ def check(
     _exit_on_failures(failures, len(files))
     if reviews:
         raise typer.Exit(int(ExitCode.needs_review))
+
+
+def _run_folder(name: str, runs_dir: Path, exclude: Path | None = None) -> Path:
+    """A recorded run: a folder holding run.json, a run name under ``runs_dir``, or ``latest``."""
+    if name == "latest":
+        runs = sorted((f for f in runs_dir.glob("*/run.json") if f.parent != exclude), key=lambda f: f.stat().st_mtime)
+        if not runs:
+            raise InputFileError("holds no recorded run to compare with", path=runs_dir)
+        return runs[-1].parent
+    for folder in (Path(name), runs_dir / name):
+        if (folder / "run.json").is_file():
+            return folder
+    raise InputFileError(f"is not a recorded run (no run.json there, nor under {runs_dir})", path=name)
+
+
+def _fail_under(f1: float, threshold: float | None) -> None:
+    if threshold is not None and f1 < threshold:
+        err.print(f"[red]F1 {f1:.4f} is below --fail-under {threshold:.4f}[/red]", highlight=False)
+        raise typer.Exit(int(ExitCode.below_threshold))
+
+
+@app.command(name="eval")
+def eval_(
+    fixtures: Annotated[
+        Path, typer.Argument(help="Folder of labelled forms: every folder under it with a label.json.")
+    ] = Path("fixtures"),
+    extractor: Extractor = None,
+    model: Model = None,
+    base_url: BaseUrl = None,
+    prompt: PromptVersion = None,
+    llm_mode: Mode = None,
+    concurrency: Concurrency = None,
+    no_cache: NoCache = False,
+    predictions: Annotated[
+        Path | None,
+        typer.Option(
+            help="Score the outputs stored in this folder (jixiao extract JSON, or a run folder) and run nothing.",
+            show_default=False,
+        ),
+    ] = None,
+    variant: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--variant",
+            help="Only files of this stem, e.g. native or scan; repeat for several. \\[default: every labelled file]",
+            show_default=False,
+        ),
+    ] = None,
+    runs_dir: Annotated[Path, typer.Option(help="Where run folders are written.")] = Path("eval/runs"),
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            help="A recorded run to compare this run with: its folder, its name, or latest.", show_default=False
+        ),
+    ] = None,
+    compare: Annotated[
+        tuple[str, str] | None,
+        typer.Option(
+            help="Compare two recorded runs A B (folders or names) and run nothing.",
+            show_default=False,
+            metavar="A B",
+        ),
+    ] = None,
+    fail_under: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="Exit 9 when the overall F1 is below this, e.g. 0.98.", show_default=False),
+    ] = None,
+    fields: Annotated[bool, typer.Option(help="Show the per-field table.")] = True,
+    html: Annotated[bool, typer.Option(help="Write report.html into the run folder.")] = True,
+    ocr: Ocr = None,
+    ocr_dpi: Dpi = None,
+    verbose: Verbose = False,
+) -> None:
+    """Score an extractor against the hand labels, field by field, and record the run.
+
+    Runs the extractor (layout, llm or hybrid; a prompt, a model) over every
+    labelled file under FIXTURES, or scores stored outputs (--predictions), and
+    scores each against its label.json: precision, recall and F1 per field,
+    group, file, page source and form variant, and what the checks caught. The
+    run is recorded in eval/runs/<time>-<extractor>-<prompt>-<model>/ (outputs,
+    run.json, scores.json, report.html). --baseline or --compare list every field
+    that flipped between two runs. Scoring rules: eval/README.md.
+
+    Example: jixiao eval --extractor layout --variant native --fail-under 0.98
+    """
+    with _reported(verbose):
+        if compare is not None:
+            before = load_run(_run_folder(compare[0], runs_dir))
+            folder = _run_folder(compare[1], runs_dir)
+            after = load_run(folder)
+            versus = compare_runs(before, after)
+            out.print(comparison_report(versus))
+            if html:
+                written = write_html(after, folder, versus, folder / f"report-vs-{before.name}.html")
+                err.print(f"wrote {written}", highlight=False)
+            _fail_under(after.total().f1, fail_under)
+            return
+        settings = _settings(
+            ocr, ocr_dpi, **_model_flags(extractor, model, base_url, prompt, llm_mode, concurrency, no_cache)
+        )
+        if baseline is not None:
+            base_folder = _run_folder(baseline, runs_dir)
+        with _progress() as progress:
+            task = progress.add_task("scoring", total=None)
+
+            def started(samples: list[Sample]) -> None:
+                progress.update(task, total=len(samples))
+
+            def scored(result: SampleResult) -> None:
+                progress.update(task, advance=1, description=result.sample.id)
+
+            record, folder = evaluate(
+                fixtures,
+                settings,
+                runs_dir,
+                variants=variant,
+                predictions=predictions,
+                on_start=started,
+                on_result=scored,
+            )
+        out.print(run_report(record, fields=fields))
+        comparison: Comparison | None = None
+        if baseline is not None:
+            comparison = compare_runs(load_run(base_folder), record)
+            out.print(comparison_report(comparison))
+        if html:
+            write_html(record, folder, comparison)
+        err.print(f"wrote {folder}", highlight=False)
+        _fail_under(record.total().f1, fail_under)
+
+
+@contextmanager
+def _progress() -> Iterator[Progress]:
+    """A progress bar on stderr for the files of a run, gone when it is done."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as progress:
+        yield progress
 
 
 @app.command()

@@ -34,6 +34,7 @@ class ExitCode(IntEnum):
     ocr = 6
     config = 7
     llm = 8
+    below_threshold = 9
     internal = 15
 
 

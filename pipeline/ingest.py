@@ -42,11 +42,20 @@ from pipeline._imaging import (
 )
 from pipeline.exceptions import EncryptedPdfError, InputFileError, UnsupportedFileError
 from pipeline.ocr import OcrEngine, OcrLine, get_engine
-from pipeline.page import BBox, Page, Rule, Word
+from pipeline.page import BBox, Page, PageSource, Rule, Word
 from pipeline.settings import Settings
 from pipeline.tables import Grid, rebuild_grids
 
-__all__ = ["detect_kind", "iter_pages", "open_document", "read_pages", "render_page"]
+__all__ = [
+    "count_pages",
+    "detect_kind",
+    "iter_pages",
+    "open_document",
+    "page_sources",
+    "read_pages",
+    "render_page",
+    "text_layer",
+]
 
 _MAGIC = {
     b"%PDF": "pdf",
@@ -155,8 +164,7 @@ def _read_page(doc: pymupdf.Document, index: int, path: Path, settings: Settings
     except Exception as e:
         raise InputFileError(f"page {index + 1} cannot be read: {e}", path=path) from e
     words = _text_layer_words(page)
-    usable = sum(len(w.text) for w in words) >= settings.min_text_chars and not _garbled(words)
-    if settings.ocr == "never" or (settings.ocr == "auto" and usable):
+    if _reads_text_layer(words, settings):
         result = Page(
             path=str(path),
             number=index + 1,
@@ -170,6 +178,44 @@ def _read_page(doc: pymupdf.Document, index: int, path: Path, settings: Settings
         result = _ocr_page(page, index, path, settings)
     result.seconds = round(time.perf_counter() - started, 4)
     return result
+
+
+def _reads_text_layer(words: list[Word], settings: Settings) -> bool:
+    """Whether a page is read from its text layer (else by OCR): a usable layer, unless OCR is forced."""
+    usable = sum(len(w.text) for w in words) >= settings.min_text_chars and not _garbled(words)
+    return settings.ocr == "never" or (settings.ocr == "auto" and usable)
+
+
+def page_sources(path: Path | str, settings: Settings | None = None) -> list[PageSource]:
+    """How each page of ``path`` would be read (``text`` or ``ocr``), without running OCR."""
+    settings = settings or Settings()
+    path = Path(path)
+    doc = open_document(path)
+    try:
+        return [
+            "text" if _reads_text_layer(_text_layer_words(doc.load_page(i)), settings) else "ocr"
+            for i in range(doc.page_count)
+        ]
+    finally:
+        doc.close()
+
+
+def count_pages(path: Path | str) -> int:
+    """Pages of a PDF or image file (an image is one page, a multi-page TIFF more)."""
+    doc = open_document(Path(path))
+    try:
+        return int(doc.page_count)
+    finally:
+        doc.close()
+
+
+def text_layer(path: Path | str) -> str:
+    """The text layer of every page, as PyMuPDF prints it (empty for a scan); no OCR."""
+    doc = open_document(Path(path))
+    try:
+        return "\n".join(doc.load_page(i).get_text("text") for i in range(doc.page_count))
+    finally:
+        doc.close()
 
 
 def _text_layer_words(page: pymupdf.Page) -> list[Word]:

@@ -11,13 +11,15 @@ import asyncio
 import hashlib
 import re
 import time
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 from pipeline.checks import SourceText, check_form, source_text, status_of
 from pipeline.compare import align_rows, match_funds, merge_forms
-from pipeline.exceptions import NoFormFoundError
+from pipeline.exceptions import ConfigurationError, JixiaoError, NoFormFoundError
 from pipeline.extractors import get_extractor
 from pipeline.extractors._rows import grids_of
 from pipeline.extractors.layout import extract_form as layout_extract
@@ -32,8 +34,10 @@ from pipeline.settings import Settings, check_settings
 from pipeline.tables import Grid
 
 __all__ = [
+    "Outcome",
     "Reading",
     "extract_file",
+    "extract_many",
     "extract_reading",
     "extract_reading_llm",
     "file_sha256",
@@ -206,6 +210,67 @@ def _value_at(form: Form, path: str) -> object:
 
 
 _NOWHERE = object()
+
+
+@dataclass
+class Outcome:
+    """One file of ``extract_many``: its reading and result, or the error that stopped it."""
+
+    path: Path
+    reading: Reading | None = None
+    result: Extraction | None = None
+    error: JixiaoError | None = None
+
+
+async def extract_many(
+    paths: Sequence[Path], settings: Settings, llm: LlmExtractor | None = None
+) -> AsyncIterator[Outcome]:
+    """Extract many files, yielding each outcome in input order as soon as it and those before it are done.
+
+    Without ``llm`` the layout extractor fills each file in a worker thread, one
+    file at a time. With it, files are read one at a time in a thread while earlier
+    files wait on the model, whose calls run concurrently (``settings.concurrency``);
+    ``settings.chosen_extractor()`` says llm or hybrid. A file's own error (bad
+    input, no form, the model failing it) is its outcome and the others go on; a
+    ``ConfigurationError`` (a refused key, an unknown model) would fail every file
+    alike, so it stops the run and is raised.
+    """
+    if llm is None:
+        for path in paths:
+            yield await _outcome(path, asyncio.to_thread(_read_and_extract, path, settings))
+        return
+    hybrid = settings.chosen_extractor() == "hybrid"
+    reading_slot = asyncio.Semaphore(1)
+
+    async def one(path: Path) -> tuple[Reading, Extraction]:
+        async with reading_slot:
+            reading = await asyncio.to_thread(read_file, path, settings)
+        return reading, await extract_reading_llm(reading, llm, hybrid=hybrid)
+
+    tasks = [asyncio.create_task(one(path)) for path in paths]
+    try:
+        for path, task in zip(paths, tasks, strict=True):
+            yield await _outcome(path, task)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _read_and_extract(path: Path, settings: Settings) -> tuple[Reading, Extraction]:
+    reading = read_file(path, settings)
+    return reading, extract_reading(reading)
+
+
+async def _outcome(path: Path, work: Awaitable[tuple[Reading, Extraction]]) -> Outcome:
+    """The file's outcome: its result, or its own error; a configuration error is raised."""
+    try:
+        reading, result = await work
+    except ConfigurationError:
+        raise
+    except JixiaoError as e:
+        return Outcome(path, error=e)
+    return Outcome(path, reading, result)
 
 
 def extract_file(path: Path | str, settings: Settings | None = None) -> Extraction:

@@ -66,12 +66,25 @@ def test_unparseable_number_is_a_validation_error_not_a_null() -> None:
 
 def test_fund_row_parses_printed_cells() -> None:
     row = FundRow.model_validate(
-        {"item": "total", "label": "年度资金 总额", "initial_budget": "939500.00", "adjusted_budget": "934,785.52",
-         "executed": "934785.52", "weight": "—", "execution_rate": "100.00%", "score": "10"}
+        {
+            "item": "total",
+            "label": "年度资金 总额",
+            "initial_budget": "939500.00",
+            "adjusted_budget": "934,785.52",
+            "executed": "934785.52",
+            "weight": "—",
+            "execution_rate": "100.00%",
+            "score": "10",
+        }
     )
     assert row.label == "年度资金总额"
     assert (row.initial_budget, row.adjusted_budget, row.weight, row.execution_rate, row.score) == (
-        939500.0, 934785.52, None, 100.0, 10.0)
+        939500.0,
+        934785.52,
+        None,
+        100.0,
+        10.0,
+    )
 
 
 def test_text_fields_lose_the_pdfs_line_breaks_but_keep_punctuation() -> None:
@@ -101,15 +114,33 @@ def test_every_fixture_label_is_a_valid_document(label: Path) -> None:
 
 
 def test_jixiao_schema_prints_the_contract() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "pipeline", "schema"], capture_output=True, text=True, check=True
-    )
+    result = subprocess.run([sys.executable, "-m", "pipeline", "schema"], capture_output=True, text=True, check=True)
     schema = json.loads(result.stdout)
     form = schema["$defs"]["Form"]["properties"]
     assert set(form) == {
-        "form_type", "year", "project_name", "department", "implementing_unit", "subordinate_units",
-        "amount_unit", "funds", "goal_expected", "goal_actual", "indicators", "level1_weights",
-        "total_weight", "total_score", "grade",
+        "form_type",
+        "year",
+        "project_name",
+        "department",
+        "implementing_unit",
+        "subordinate_units",
+        "amount_unit",
+        "funds",
+        "goal_expected",
+        "goal_actual",
+        "indicators",
+        "level1_weights",
+        "total_weight",
+        "total_score",
+        "grade",
     }
     assert set(schema["$defs"]["FundRow"]["properties"]["item"]["enum"]) == {
-        "total", "appropriation", "carryover", "special_account", "unit_funds", "other", "basic", "project"}
+        "total",
+        "appropriation",
+        "carryover",
+        "special_account",
+        "unit_funds",
+        "other",
+        "basic",
+        "project",
+    }

@@ -34,8 +34,12 @@ def _runs(page: Page) -> list[Word]:
         current = line[0]
         for word in line[1:]:
             if word.bbox[0] - current.bbox[2] < max(current.height, word.height) and not ruled_between(current, word):
-                box = (current.bbox[0], min(current.bbox[1], word.bbox[1]), word.bbox[2],
-                       max(current.bbox[3], word.bbox[3]))
+                box = (
+                    current.bbox[0],
+                    min(current.bbox[1], word.bbox[1]),
+                    word.bbox[2],
+                    max(current.bbox[3], word.bbox[3]),
+                )
                 current = Word(text=current.text + word.text, bbox=box)
             else:
                 runs.append(current)

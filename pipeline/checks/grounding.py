@@ -28,7 +28,7 @@ from pipeline.schema import DIGIT_SLIPS, Form, fold_text
 from pipeline.segment import FormSpan
 from pipeline.tables import Grid
 
-__all__ = ["SourceText", "grounding", "source_text", "unit_statements"]
+__all__ = ["SourceText", "grounding", "printed_places", "source_text", "unit_statements"]
 
 _NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
 _MIN_PIECE = 2
@@ -81,6 +81,31 @@ def _numbers_in(text: str) -> set[Decimal]:
     for variant in {normalized, normalized.translate(DIGIT_SLIPS)}:
         found.update(Decimal(token.replace(",", "")) for token in _NUMBER.findall(variant))
     return found
+
+
+def printed_places(text: str) -> dict[Decimal, int]:
+    """Each number printed in ``text`` and the most decimal places it is printed with.
+
+    >>> printed_places("167.00 167 100.00% 1,000")
+    {Decimal('167'): 2, Decimal('100'): 2, Decimal('1000'): 0}
+
+    Read as ``_numbers_in`` reads (NFKC, thousands separators dropped), without the
+    OCR digit slips: the places are counted on the token as printed. Keys are
+    normalized, so 167, 167.0 and 167.00 are one key.
+    """
+    found: dict[Decimal, int] = {}
+    for token in _NUMBER.findall(unicodedata.normalize("NFKC", text)):
+        value = _plain(Decimal(token.replace(",", "")))
+        _, _, decimals = token.partition(".")
+        found[value] = max(found.get(value, 0), len(decimals))
+    return found
+
+
+def _plain(value: Decimal) -> Decimal:
+    """The value without trailing zeros and without an exponent: 167.00 → 167, 100 → 100 (not 1E+2)."""
+    normalized = value.normalize()
+    exponent = normalized.as_tuple().exponent
+    return normalized.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else normalized
 
 
 def unit_statements(texts: Iterable[str]) -> frozenset[str]:
