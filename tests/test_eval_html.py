@@ -354,7 +354,7 @@ def test_a_missing_row_is_found_by_searching_its_values(tmp_path: Path) -> None:
         _fact(c, "path"): c for c in section(parse(render_html(record, tmp_path)), "wrong").find_all("div", "mismatch")
     }
     level3 = cards["forms[0].indicators[3].level3"]
-    assert "“电费保障区间段” found by searching" in level3.find_all("figcaption")[0].text
+    assert "“电费保障区间段” on the line of its row" in level3.find_all("figcaption")[0].text
     doc = pymupdf.open(FIXTURES / SAMPLE_ID)
     crop = pixels(pymupdf.Pixmap(png_of(level3.find_all("img")[0])))
     marked = marked_box(crop, pixels(doc[0].get_pixmap(dpi=DPI, alpha=False)))
@@ -425,15 +425,20 @@ def test_a_value_found_nowhere_is_not_located(tmp_path: Path) -> None:
     assert "not located" in card.text
 
 
-def test_without_boxes_a_printed_value_is_found_by_searching(tmp_path: Path) -> None:
-    """An output without any box: the expected value is searched on the text layer, 167.0-style numbers as printed."""
+def test_without_boxes_a_value_is_placed_by_its_row_or_searched(tmp_path: Path) -> None:
+    """An output without any box: a row's value on its row's line (the row in orange when the line prints it twice);
+    a form field's value searched on the text layer where the pages print it once."""
     extraction = original().model_copy(deep=True)
-    extraction.forms[0].funds[0].executed = WRONG_EXECUTED
+    extraction.forms[0].funds[0].executed = WRONG_EXECUTED  # the line prints 934785.52 as budget and as executed
+    extraction.forms[0].project_name = "一网"
     extraction.provenance = {}
     record = make_record("run-search", extraction, tmp_path)
-    (card,) = section(parse(render_html(record, tmp_path)), "wrong").find_all("div", "mismatch")
-    assert len(card.find_all("img")) == 1
-    assert "“934785.52” found by searching" in card.find_all("figcaption")[0].text
+    cards = {
+        _fact(c, "path"): c for c in section(parse(render_html(record, tmp_path)), "wrong").find_all("div", "mismatch")
+    }
+    assert len(cards) == 2 and all(len(c.find_all("img")) == 1 for c in cards.values())
+    assert "its row “年度资金总额” in orange" in cards[EXECUTED].find_all("figcaption")[0].text
+    assert "“一网统管” found by searching" in cards["forms[0].project_name"].find_all("figcaption")[0].text
 
 
 def test_write_html_writes_the_report_whole(runs: tuple[RunRecord, Path, RunRecord, Path], tmp_path: Path) -> None:
@@ -444,3 +449,30 @@ def test_write_html_writes_the_report_whole(runs: tuple[RunRecord, Path, RunReco
     assert not list(folder.glob("*.partial"))
     elsewhere = write_html(record, folder, path=tmp_path / "out" / "r.html")
     assert elsewhere == tmp_path / "out" / "r.html" and elsewhere.is_file()
+
+
+def test_an_output_without_boxes_is_placed_on_its_label_rows_line(tmp_path: Path) -> None:
+    """A model's output has no provenance: a wrong indicator value is boxed on the line of the label row's
+    三级指标, not at the first place the same text is printed (97.56% is also a fund row's 执行率)."""
+    fixture = "inv-sichuan-2024-department"
+    truth = Document.model_validate_json((ROOT / "fixtures" / "forms" / fixture / "label.json").read_text("utf-8"))
+    output = Extraction(**truth.model_dump(), extractor="llm:test")
+    output.forms[0].indicators[0].actual = "87.5%"
+    (tmp_path / "predictions").mkdir()
+    (tmp_path / "predictions" / "p.json").write_text(output.model_dump_json(), encoding="utf-8")
+    sample = Sample(id=f"forms/{fixture}/native.pdf", fixture=f"forms/{fixture}", variant="native", layout="x", pages=2)
+    score = score_document(output, truth, name=sample.id)
+    result = SampleResult(sample=sample, prediction="predictions/p.json", score=score)
+    config = RunConfig(extractor="llm", fixtures=str(ROOT / "fixtures"), jixiao="0")
+    record = RunRecord(name="r", started=datetime.datetime(2026, 1, 1), seconds=1, config=config, samples=[result])
+
+    (card,) = section(parse(render_html(record, tmp_path)), "wrong").find_all("div", "mismatch")
+    assert "“97.56%” on the line of its row “预算执行率”" in card.find_all("figcaption")[0].text
+    doc = pymupdf.open(ROOT / "fixtures" / sample.id)
+    marked = marked_box(pixels(pymupdf.Pixmap(png_of(card.find_all("img")[0]))), pixels(doc[0].get_pixmap(dpi=DPI)))
+    printed = doc[0].search_for("97.56%")
+    assert len(printed) == 3 and len(doc[0].search_for("预算执行率")) == 3  # either text alone is ambiguous
+    target = doc[0].search_for("≥95%")[0]  # the indicator row's target, on its line
+    (inside,) = [r for r in printed if marked.contains(r)]
+    assert inside.y0 < target.y1 and inside.y1 > target.y0 and inside.x0 > target.x1
+    doc.close()

@@ -37,12 +37,13 @@ from pydantic import ValidationError
 
 from pipeline.evaluation.diff import Comparison, FieldDelta, Flip
 from pipeline.evaluation.records import ChecksView, RunRecord, SampleResult
+from pipeline.evaluation.samples import label_of
 from pipeline.exceptions import JixiaoError
 from pipeline.ingest import open_document
 from pipeline.llm.usage import Usage
 from pipeline.page import BBox
 from pipeline.result import Extraction, FieldSource
-from pipeline.schema import fold_text
+from pipeline.schema import Document, FundRow, Indicator, fold_text
 from pipeline.scoring import FIELD_GROUPS, GROUPS, DocumentScore, FieldCounts, Mismatch, Value, sum_scores
 
 __all__ = ["REPORT", "render_html", "write_html"]
@@ -641,6 +642,7 @@ def _file_cards(result: SampleResult, fixtures: Path, folder: Path, budget: int)
         return _Cards(head + _unread(result))
     parts = [head]
     provenance, problem = _provenance(folder, result.prediction)
+    label = _label(fixtures / result.sample.fixture)
     if problem:
         parts.append(f'<p class="note">{_e(problem)}</p>')
     crops = capped = 0
@@ -653,7 +655,7 @@ def _file_cards(result: SampleResult, fixtures: Path, folder: Path, budget: int)
             if crops >= budget:
                 capped += 1
             elif doc is not None:
-                figure, cropped = _figure(doc, provenance, mismatch)
+                figure, cropped = _figure(doc, provenance, mismatch, label)
                 crops += int(cropped)
             parts.append(_card(mismatch, figure))
     return _Cards("\n".join(parts), crops, capped)
@@ -710,9 +712,19 @@ def _card(mismatch: Mismatch, figure: str) -> str:
     return f'<div class="card mismatch {_e(mismatch.kind)}"><div class="facts">{facts}</div>{figure}</div>'
 
 
-def _figure(doc: _Pdf, provenance: dict[str, FieldSource], mismatch: Mismatch) -> tuple[str, bool]:
+def _label(folder: Path) -> Document | None:
+    """The hand label the file was scored against, to find rows by their printed labels; None if unreadable."""
+    try:
+        return label_of(folder)
+    except JixiaoError:
+        return None
+
+
+def _figure(
+    doc: _Pdf, provenance: dict[str, FieldSource], mismatch: Mismatch, label: Document | None = None
+) -> tuple[str, bool]:
     """The crop around the mismatch, or a note that it was not located; and whether there is a crop."""
-    spot = _locate(doc, provenance, mismatch)
+    spot = _locate(doc, provenance, mismatch, label)
     if spot is None:
         return '<p class="note">not located</p>', False
     png, width, height = _crop(doc, spot)
@@ -728,19 +740,93 @@ def _figure(doc: _Pdf, provenance: dict[str, FieldSource], mismatch: Mismatch) -
 # --- locating a slot on its page ----------------------------------------------------------------------------------
 
 
-def _locate(doc: _Pdf, provenance: dict[str, FieldSource], mismatch: Mismatch) -> _Spot | None:
-    """Where to show ``mismatch``: its provenance, its row or neighbour, the expected text searched, else None.
+def _locate(
+    doc: _Pdf, provenance: dict[str, FieldSource], mismatch: Mismatch, label: Document | None = None
+) -> _Spot | None:
+    """Where to show ``mismatch``: its provenance, its row or neighbour, else by the label's row, else searched.
 
     Row and neighbour are looked up at the slot's path in the output (``predicted_path``): a label's row
-    index may name another row there.
+    index may name another row there. An output without boxes (a model's) is placed by the label's row
+    (``_anchored``): the value on the line of the row's printed name; else the value where the page prints
+    it only once; else the row's name in orange; else the first place the value is printed.
     """
     here = mismatch.predicted_path
-    if here is None:  # the output holds no such row or form: nothing of it has a box
-        return _search(doc, provenance, mismatch)
-    source = provenance.get(here) or _weight_source(provenance, here)
-    if source is not None and source.page <= int(doc.page_count):
-        return _Spot(source.page, source.bbox, note=f"page {source.page}: where the output read it")
-    return _near(doc, provenance, here, _needles(mismatch.expected)) or _search(doc, provenance, mismatch)
+    if here is not None:
+        source = provenance.get(here) or _weight_source(provenance, here)
+        if source is not None and source.page <= int(doc.page_count):
+            return _Spot(source.page, source.bbox, note=f"page {source.page}: where the output read it")
+        near = _near(doc, provenance, here, _needles(mismatch.expected))
+        if near is not None:
+            return near
+    exact, row = _anchored(doc, mismatch, label)
+    return exact or _search(doc, provenance, mismatch, only_once=True) or row or _search(doc, provenance, mismatch)
+
+
+_LABEL_ROW = re.compile(r"^forms\[(?P<form>\d+)\]\.(?P<table>funds|indicators)\[(?P<row>\d+)\]\.(?P<name>\w+)$")
+_ANCHOR_LENGTHS = (12, 6)  # characters of a row's name searched: a wrapped cell breaks its first line somewhere
+
+
+def _anchored(doc: _Pdf, mismatch: Mismatch, label: Document | None) -> tuple[_Spot | None, _Spot | None]:
+    """The expected value on the line of the label row's printed name (三级指标, fund label), and the name itself.
+
+    A name printed on several lines is told apart by the row's other values printed on the same line
+    (target, weight, budget …); the line that holds the most of them wins.
+    """
+    row = _label_row(mismatch.path, label) if mismatch.expected is not None else None
+    if row is None:
+        return None, None
+    name, others = row
+    needles = _needles(mismatch.expected)
+    best: tuple[int, _Spot | None, _Spot] | None = None
+    for anchor in dict.fromkeys(name[:length] for length in _ANCHOR_LENGTHS):
+        for number in range(1, int(doc.page_count) + 1):
+            page = doc.load_page(number - 1)
+            for hit in page.search_for(anchor):
+                band = (float(page.rect.x0), float(hit.y0) - 2, float(page.rect.x1), float(hit.y1) + 2)
+                exact = _once_in(page, number, band, needles, f"on the line of its row “{anchor}”")
+                support = sum(any(page.search_for(n, clip=band) for n in forms) for forms in others)
+                support += 2 * (exact is not None)
+                fallback = _Spot(
+                    number,
+                    _bbox(hit),
+                    near=True,
+                    note=f"page {number}: value not located; its row “{anchor}” in orange",
+                )
+                if best is None or support > best[0]:
+                    best = (support, exact, fallback)
+        if best is not None:
+            break
+    return (best[1], best[2]) if best is not None else (None, None)
+
+
+def _once_in(page: _Pdf, number: int, band: BBox, needles: list[str], where: str) -> _Spot | None:
+    """The first needle printed exactly once inside ``band``."""
+    for needle in needles:
+        found = page.search_for(needle, clip=band)
+        if len(found) == 1:
+            return _Spot(number, _bbox(found[0]), note=f"page {number}: “{needle}” {where}")
+    return None
+
+
+def _label_row(path: str, label: Document | None) -> tuple[str, list[list[str]]] | None:
+    """The printed name of the label row a slot path names (an indicator's 三级指标, a fund row's label),
+    and how its other values may be printed."""
+    match = _LABEL_ROW.match(path)
+    if match is None or label is None or int(match["form"]) >= len(label.forms):
+        return None
+    form = label.forms[int(match["form"])]
+    rows: Sequence[FundRow | Indicator] = form.funds if match["table"] == "funds" else form.indicators
+    index = int(match["row"])
+    if index >= len(rows):
+        return None
+    row = rows[index]
+    name = row.label.split("：")[-1].split(":")[-1] if isinstance(row, FundRow) else row.level3
+    others = [
+        _needles(value)
+        for field, value in row.model_dump().items()
+        if field not in (match["name"], "item", "label", "level1", "level2", "level3") and value is not None
+    ]
+    return "".join(name.split()), others
 
 
 def _weight_source(provenance: dict[str, FieldSource], path: str) -> FieldSource | None:
@@ -801,8 +887,13 @@ def _row_box(sources: list[FieldSource]) -> tuple[int, BBox]:
     )
 
 
-def _search(doc: _Pdf, provenance: dict[str, FieldSource], mismatch: Mismatch) -> _Spot | None:
-    """The expected value (the found one for a spurious slot) searched on the text layer, the form's pages first."""
+def _search(
+    doc: _Pdf, provenance: dict[str, FieldSource], mismatch: Mismatch, *, only_once: bool = False
+) -> _Spot | None:
+    """The expected value (the found one for a spurious slot) searched on the text layer, the form's pages first.
+
+    ``only_once``: only a value the pages print exactly once (no doubt where it is).
+    """
     value = mismatch.expected if mismatch.expected is not None else mismatch.got
     form = re.match(r"^forms\[\d+\]", mismatch.predicted_path or mismatch.path)
     first = sorted({s.page for p, s in provenance.items() if form is not None and p.startswith(form[0] + ".")})
@@ -812,10 +903,16 @@ def _search(doc: _Pdf, provenance: dict[str, FieldSource], mismatch: Mismatch) -
             if number > int(doc.page_count):
                 continue
             hits = doc.load_page(number - 1).search_for(needle)
+            if only_once and hits and (len(hits) > 1 or _printed_elsewhere(doc, needle, number)):
+                return None
             if hits:
                 where = f" (first of {len(hits)} on the page)" if len(hits) > 1 else ""
                 return _Spot(number, _bbox(hits[0]), note=f"page {number}: “{needle}” found by searching{where}")
     return None
+
+
+def _printed_elsewhere(doc: _Pdf, needle: str, number: int) -> bool:
+    return any(doc.load_page(n).search_for(needle) for n in range(int(doc.page_count)) if n != number - 1)
 
 
 def _needles(value: Value) -> list[str]:
