@@ -27,7 +27,7 @@ from pipeline.checks import CATALOGUE, check_document, status_of
 from pipeline.evaluation.diff import Comparison, compare_runs
 from pipeline.evaluation.html import write_html
 from pipeline.evaluation.records import Sample, SampleResult, load_run
-from pipeline.evaluation.report import comparison_report, run_report
+from pipeline.evaluation.report import comparison_report, facts_table, run_report
 from pipeline.evaluation.runner import evaluate
 from pipeline.exceptions import ExitCode, InputFileError, JixiaoError
 from pipeline.llm.extractor import LlmExtractor
@@ -228,26 +228,8 @@ def _usage_table(runs: list[LlmRun]) -> Table:
     for run in runs:
         usage = usage.add(run.usage)
     first = runs[0]
-    table = Table(
-        title=f"model {first.model} at {first.endpoint}, prompt {first.prompt} ({first.prompt_sha256[:8]})",
-        title_justify="left",
-        show_header=False,
-        box=None,
-        padding=(0, 1),
-    )
-    table.add_column(justify="right", style="dim")
-    table.add_column()
-    cost = f"{usage.cost:.4f} {usage.currency} (estimate)" if usage.cost is not None else "no price for this model"
-    rows = {
-        "forms": f"{usage.forms} ({usage.cache_hits} from the cache)",
-        "requests": f"{usage.requests} ({usage.retries} retried, {usage.reasks} re-asked)",
-        "tokens": f"{usage.prompt_tokens:,} in, {usage.completion_tokens:,} out",
-        "model time": f"{usage.seconds:.1f}s",
-        "cost": cost,
-    }
-    for name, value in rows.items():
-        table.add_row(name, value)
-    return table
+    title = f"model {first.model} at {first.endpoint}, prompt {first.prompt} ({first.prompt_sha256[:8]})"
+    return facts_table(title, usage.describe())
 
 
 class _Writer:

@@ -227,6 +227,7 @@ def test_stored_outputs_are_matched_to_files_by_their_hash(tmp_path: Path) -> No
     assert missing.error is not None and "no stored output" in missing.error
     assert missing.score.overall.tp == 0 and missing.score.overall.fn > 100
     assert record.summary().failed_files == [f"{SICHUAN}/native.pdf"]
+    assert record.latencies() == []  # nothing was extracted: no latency to report, not zeros
 
 
 def test_files_that_do_not_hold_the_labelled_pages_are_skipped_with_the_reason(tmp_path: Path) -> None:

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import base64
 import re
-import statistics
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from html import escape
@@ -36,15 +36,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from pipeline.evaluation.diff import Comparison, FieldDelta, Flip
-from pipeline.evaluation.records import ChecksView, RunRecord, SampleResult
+from pipeline.evaluation.records import BREAKDOWNS, ChecksView, RunRecord, SampleResult, write_whole
+from pipeline.evaluation.report import latency_text
 from pipeline.evaluation.samples import label_of
 from pipeline.exceptions import JixiaoError
 from pipeline.ingest import open_document
-from pipeline.llm.usage import Usage
 from pipeline.page import BBox
 from pipeline.result import Extraction, FieldSource
 from pipeline.schema import Document, FundRow, Indicator, fold_text
-from pipeline.scoring import FIELD_GROUPS, GROUPS, DocumentScore, FieldCounts, Mismatch, Value, sum_scores
+from pipeline.scoring import FIELD_GROUPS, GROUPS, DocumentScore, FieldCounts, Mismatch, Value
 
 __all__ = ["REPORT", "render_html", "write_html"]
 
@@ -165,10 +165,7 @@ def write_html(
 ) -> Path:
     """Write the report to ``path`` (default ``folder / "report.html"``) via a temporary file; return the path."""
     target = path if path is not None else folder / REPORT
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    partial.write_text(render_html(record, folder, comparison, max_crops=max_crops), encoding="utf-8")
-    partial.replace(target)
+    write_whole(target, render_html(record, folder, comparison, max_crops=max_crops))
     return target
 
 
@@ -249,11 +246,13 @@ def _run_section(record: RunRecord) -> str:
         ("started", _e(record.started.isoformat(sep=" ", timespec="seconds"))),
         ("wall time", _e(_duration(record.seconds))),
         ("files", f"{len(record.samples)} scored, {len(failed)} failed, {len(record.skipped)} skipped"),
-        ("latency per file", _e(_latency(record.latencies()))),
+        ("latency per file", _e(latency_text(record.latencies()))),
     ]
     if config.variants:
         items.insert(7, ("variants", _e(", ".join(config.variants))))
-    usage = "" if record.usage is None else "<div><h3>Model usage</h3>" + _meta(_usage_items(record.usage)) + "</div>"
+    usage = ""
+    if record.usage is not None:
+        usage = "<div><h3>Model usage</h3>" + _meta((k, _e(v)) for k, v in record.usage.describe().items()) + "</div>"
     parts = [f"<h1>{_e(record.name)}</h1>", f'<div class="columns"><div>{_meta(items)}</div>{usage}</div>']
     if failed:
         parts.append("<h3>Failed files</h3>" + _list(f"<code>{_e(r.sample.id)}</code>: {_e(r.error)}" for r in failed))
@@ -264,32 +263,6 @@ def _run_section(record: RunRecord) -> str:
 
 def _list(items: Iterable[str]) -> str:
     return "<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>"
-
-
-def _latency(seconds: list[float]) -> str:
-    """Median and max seconds per extracted file."""
-    if not seconds:
-        return "no file extracted"
-    files = "1 file" if len(seconds) == 1 else f"{len(seconds)} files"
-    return f"median {statistics.median(seconds):.2f} s, max {max(seconds):.2f} s ({files})"
-
-
-def _usage_items(usage: Usage) -> list[tuple[str, str]]:
-    """What the model calls cost, as name/value pairs."""
-    tokens = f"{usage.prompt_tokens:,} in / {usage.completion_tokens:,} out"
-    if not usage.tokens_known:
-        tokens += " (some replies without a count)"
-    cost = f"{usage.cost:.4f} {usage.currency or ''}".strip() if usage.cost is not None else "no price"
-    return [
-        ("forms", str(usage.forms)),
-        ("cache hits", str(usage.cache_hits)),
-        ("requests", str(usage.requests)),
-        ("retries", str(usage.retries)),
-        ("re-asks", str(usage.reasks)),
-        ("tokens", _e(tokens)),
-        ("cost", _e(cost)),
-        ("model time", _e(_duration(usage.seconds))),
-    ]
 
 
 # --- 2. headline --------------------------------------------------------------------------------------------------
@@ -457,28 +430,21 @@ def _delta_text(delta: float, y: float) -> str:
 
 def _breakdown_section(record: RunRecord) -> str:
     """Scores per page source, form variant, file variant, and per file."""
-    parts = [
-        _grouped_table("Per page source", "page source", record, lambda r: r.page_source or "unknown"),
-        _grouped_table("Per form variant", "form variant", record, lambda r: r.sample.layout),
-        _grouped_table("Per file variant", "file variant", record, lambda r: r.sample.variant),
-        "<h3>Per file</h3>" + _files_table(record.samples),
-    ]
+    parts = [_grouped_table(name, record) for name in BREAKDOWNS]
+    parts.append("<h3>Per file</h3>" + _files_table(record.samples))
     return '<section id="breakdowns">\n<h2>Breakdowns</h2>\n' + "\n".join(parts) + "\n</section>"
 
 
-def _grouped_table(title: str, name: str, record: RunRecord, key: Callable[[SampleResult], str]) -> str:
-    """One row per value of ``key``: the summed scores, files and failed files."""
-    groups: dict[str, list[SampleResult]] = {}
-    for result in record.samples:
-        groups.setdefault(key(result), []).append(result)
-    rows = []
-    for value in sorted(groups):
-        members = groups[value]
-        counts = sum_scores(r.score for r in members).overall
-        failed = sum(r.error is not None for r in members)
-        rows.append([_e(value), *_counts_cells(counts), str(len(members)), _failed(failed)])
+def _grouped_table(name: str, record: RunRecord) -> str:
+    """One row per value of the breakdown ``name``: the summed scores, files and failed files."""
+    key = BREAKDOWNS[name]
+    failed = Counter(key(r) for r in record.samples if r.error is not None)
+    rows = [
+        [_e(value), *_counts_cells(score.overall), str(score.documents), _failed(failed[value])]
+        for value, score in record.by(key).items()
+    ]
     header = (name, *_COUNTS_HEADER, "files", "failed")
-    return f"<h3>{_e(title)}</h3>" + _table(header, rows, (False, *[True] * (len(header) - 1)))
+    return f"<h3>Per {_e(name)}</h3>" + _table(header, rows, (False, *[True] * (len(header) - 1)))
 
 
 def _failed(count: int) -> str:
@@ -494,7 +460,7 @@ def _files_table(results: list[SampleResult]) -> str:
             [
                 f"<code>{_e(r.sample.id)}</code>",
                 *_counts_cells(r.score.overall),
-                _e(r.page_source or "unknown"),
+                _e(BREAKDOWNS["page source"](r)),
                 _e(r.status or ""),
                 _failed(r.checks.errors),
                 str(r.checks.warnings),

@@ -25,6 +25,7 @@ from pipeline.result import Status
 from pipeline.scoring import DocumentScore, FieldCounts, sum_scores
 
 __all__ = [
+    "BREAKDOWNS",
     "ChecksView",
     "Counts",
     "PageSourceKind",
@@ -36,6 +37,7 @@ __all__ = [
     "load_run",
     "run_name",
     "save_run",
+    "write_whole",
 ]
 
 PageSourceKind = Literal["text", "ocr", "mixed"]
@@ -181,16 +183,26 @@ class RunRecord(BaseModel):
             groups={name: Counts.of(counts) for name, counts in total.groups().items()},
             fields={name: Counts.of(counts) for name, counts in total.fields.items()},
             files={r.sample.id: Counts.of(r.score.overall) for r in self.samples},
-            page_sources=_overall(self.by(lambda r: r.page_source or "unknown")),
-            layouts=_overall(self.by(lambda r: r.sample.layout)),
-            variants=_overall(self.by(lambda r: r.sample.variant)),
+            page_sources=_overall(self.by(BREAKDOWNS["page source"])),
+            layouts=_overall(self.by(BREAKDOWNS["form variant"])),
+            variants=_overall(self.by(BREAKDOWNS["file variant"])),
             checks=self.checks(),
             failed_files=[r.sample.id for r in self.samples if r.error is not None],
         )
 
     def latencies(self) -> list[float]:
-        """Seconds per extracted file, sorted."""
+        """Seconds per extracted file, sorted; none when stored outputs were scored (nothing was extracted)."""
+        if self.config.extractor == "predictions":
+            return []
         return sorted(r.seconds for r in self.samples if r.prediction is not None)
+
+
+# What a run's scores are broken down by, beside field, group and file: the key of each file.
+BREAKDOWNS: dict[str, Callable[[SampleResult], str]] = {
+    "page source": lambda r: r.page_source or "unknown",
+    "form variant": lambda r: r.sample.layout,
+    "file variant": lambda r: r.sample.variant,
+}
 
 
 def _overall(scores: dict[str, DocumentScore]) -> dict[str, Counts]:
@@ -199,25 +211,27 @@ def _overall(scores: dict[str, DocumentScore]) -> dict[str, Counts]:
 
 def run_name(started: datetime.datetime, config: RunConfig) -> str:
     """``<time>-<extractor>-<prompt>-<model>``, each part made safe for a folder name; ``none`` where unused."""
-    parts = [started.strftime("%Y%m%d-%H%M%S"), config.extractor, config.prompt or "none", config.model or "none"]
+    prompt = Path(config.prompt).name if config.prompt else "none"  # a prompt folder by its own name
+    parts = [started.strftime("%Y%m%d-%H%M%S"), config.extractor, prompt, config.model or "none"]
     return "-".join(_slug(part) for part in parts)
 
 
 def _slug(text: str) -> str:
-    """A path-safe version of a prompt or model name: qwen/qwen2.5-7b → qwen_qwen2.5-7b."""
-    return re.sub(r"[^0-9A-Za-z.\-]+", "_", Path(text).name if "/" in text and Path(text).exists() else text)
+    """A path-safe version of a name: qwen/qwen2.5-7b → qwen_qwen2.5-7b."""
+    return re.sub(r"[^0-9A-Za-z.\-]+", "_", text)
 
 
 def save_run(record: RunRecord, folder: Path) -> None:
     """Write ``run.json`` and ``scores.json`` into the run folder (each whole, via a temporary file)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    _write(folder / RUN_FILE, record.model_dump_json(indent=1))
-    _write(folder / SCORES_FILE, record.summary().model_dump_json(indent=1))
+    write_whole(folder / RUN_FILE, record.model_dump_json(indent=1) + "\n")
+    write_whole(folder / SCORES_FILE, record.summary().model_dump_json(indent=1) + "\n")
 
 
-def _write(path: Path, text: str) -> None:
-    partial = path.with_suffix(path.suffix + ".partial")
-    partial.write_text(text + "\n", encoding="utf-8")
+def write_whole(path: Path, text: str) -> None:
+    """Write ``path`` through a temporary file beside it, so it is never seen half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
     partial.replace(path)
 
 

@@ -9,10 +9,10 @@ from rich.table import Table
 from rich.text import Text
 
 from pipeline.evaluation.diff import Comparison, FieldDelta
-from pipeline.evaluation.records import RunRecord
+from pipeline.evaluation.records import BREAKDOWNS, RunRecord
 from pipeline.scoring import DocumentScore, FieldCounts
 
-__all__ = ["comparison_report", "run_report"]
+__all__ = ["comparison_report", "facts_table", "latency_text", "run_report"]
 
 
 def run_report(record: RunRecord, *, fields: bool = True) -> RenderableType:
@@ -22,8 +22,8 @@ def run_report(record: RunRecord, *, fields: bool = True) -> RenderableType:
     parts: list[RenderableType] = [_heading(record), _scores_table("score", groups)]
     if fields:
         parts.append(_scores_table("per field", total.fields))
-    parts.append(_scores_table("per page source", _overalls(record.by(lambda r: r.page_source or "unknown"))))
-    parts.append(_scores_table("per form variant", _overalls(record.by(lambda r: r.sample.layout))))
+    for name in ("page source", "form variant"):
+        parts.append(_scores_table(f"per {name}", _overalls(record.by(BREAKDOWNS[name]))))
     files = {r.sample.id: r.score.overall for r in record.samples}
     parts.append(_scores_table("per file", files, errors=_errors(record)))
     parts.append(_checks_table(record))
@@ -82,7 +82,7 @@ def _f1(value: float) -> Text:
 def _checks_table(record: RunRecord) -> Table:
     """What the checks raised, and how much of what was wrong they flagged."""
     view = record.checks()
-    table = _facts("checks")
+    table = facts_table("checks")
     share = f" ({view.flagged_share:.0%})" if view.flagged_share is not None else ""
     table.add_row("findings", f"{view.findings} ({view.errors} errors, {view.warnings} warnings)")
     table.add_row("needs review", f"{view.needs_review} of {len(record.samples)} file(s)")
@@ -93,24 +93,29 @@ def _checks_table(record: RunRecord) -> Table:
 
 def _usage_table(record: RunRecord) -> Table:
     """Tokens, cost, cache hits and latency of a run that used a model."""
-    usage = record.usage
-    assert usage is not None
-    table = _facts("model usage")
-    cost = f"{usage.cost:.4f} {usage.currency} (estimate)" if usage.cost is not None else "no price for this model"
+    assert record.usage is not None
+    rows = record.usage.describe()
     latencies = record.latencies()
-    table.add_row("forms", f"{usage.forms} ({usage.cache_hits} from the cache)")
-    table.add_row("requests", f"{usage.requests} ({usage.retries} retried, {usage.reasks} re-asked)")
-    table.add_row("tokens", f"{usage.prompt_tokens:,} in, {usage.completion_tokens:,} out")
-    table.add_row("cost", cost)
     if latencies:
-        table.add_row("per file", f"median {statistics.median(latencies):.2f}s, max {latencies[-1]:.2f}s")
-    return table
+        rows["per file"] = latency_text(latencies)
+    return facts_table("model usage", rows)
 
 
-def _facts(title: str) -> Table:
+def latency_text(seconds: list[float]) -> str:
+    """Median and max seconds per extracted file."""
+    if not seconds:
+        return "no file extracted"
+    files = "1 file" if len(seconds) == 1 else f"{len(seconds)} files"
+    return f"median {statistics.median(seconds):.2f} s, max {max(seconds):.2f} s ({files})"
+
+
+def facts_table(title: str, rows: dict[str, str] | None = None) -> Table:
+    """A two-column table of name and value, names dimmed: a run's usage, the checks' view."""
     table = Table(title=title, title_justify="left", title_style="bold", show_header=False, box=None, padding=(0, 1))
     table.add_column(justify="right", style="dim")
     table.add_column()
+    for name, value in (rows or {}).items():
+        table.add_row(name, value)
     return table
 
 

@@ -29,6 +29,7 @@ from pipeline.evaluation.records import (
     SampleResult,
     run_name,
     save_run,
+    write_whole,
 )
 from pipeline.evaluation.samples import find_samples, label_of, printed_of
 from pipeline.exceptions import InputFileError, JixiaoError
@@ -163,15 +164,14 @@ def _kind(sources: set[PageSource]) -> PageSourceKind:
     return "mixed"
 
 
-def _scored(root: Path, sample: Sample, output: Document, folder: Path, page_source: PageSourceKind) -> SampleResult:
+def _scored(
+    root: Path, sample: Sample, output: Document, folder: Path, page_source: PageSourceKind | None
+) -> SampleResult:
     """Score one output, write it into the run folder, and say what its checks caught."""
     fixture = root / sample.fixture
     score = score_document(output, label_of(fixture), name=sample.id, printed=printed_of(fixture))
     target = Path(PREDICTIONS) / f"{sample.id}.json"
-    (folder / target).parent.mkdir(parents=True, exist_ok=True)
-    partial = folder / target.with_suffix(".json.partial")
-    partial.write_text(output.model_dump_json(indent=1) + "\n", encoding="utf-8")
-    partial.replace(folder / target)
+    write_whole(folder / target, output.model_dump_json(indent=1) + "\n")
     extraction = output if isinstance(output, Extraction) else None
     return SampleResult(
         sample=sample,
@@ -213,11 +213,11 @@ def checks_view(output: Extraction | None, score: DocumentScore) -> ChecksView:
     )
 
 
-def _stored_predictions(folder: Path) -> tuple[dict[str, tuple[Path, Document]], list[str]]:
+def _stored_predictions(folder: Path) -> tuple[dict[str, Document], list[str]]:
     """Every Document JSON under ``folder`` (a run folder's ``predictions/`` too), by its source's SHA-256."""
     if not folder.is_dir():
         raise InputFileError("is not a folder of predictions", path=folder)
-    stored: dict[str, tuple[Path, Document]] = {}
+    stored: dict[str, Document] = {}
     unreadable: list[str] = []
     for path in sorted(folder.rglob("*.json")):
         if path.name in ("run.json", "scores.json", "label.json"):
@@ -227,7 +227,7 @@ def _stored_predictions(folder: Path) -> tuple[dict[str, tuple[Path, Document]],
         except ValueError as e:
             unreadable.append(f"{path}: not a Document JSON ({str(e).splitlines()[0]})")
             continue
-        stored.setdefault(document.source.sha256, (path, document))
+        stored.setdefault(document.source.sha256, document)
     return stored, unreadable
 
 
@@ -244,7 +244,7 @@ def _document(text: str) -> Document:
 def _score_stored(
     root: Path,
     sample: Sample,
-    stored: dict[str, tuple[Path, Document]],
+    stored: dict[str, Document],
     predictions: Path,
     folder: Path,
     on_result: Progress | None,
@@ -253,19 +253,18 @@ def _score_stored(
     path = root / sample.id
     found = stored.get(file_sha256(path))
     if found is None:
-        by_name = predictions / f"{sample.id}.json"
-        candidates = [by_name, predictions / PREDICTIONS / f"{sample.id}.json"]
+        candidates = [predictions / f"{sample.id}.json", predictions / PREDICTIONS / f"{sample.id}.json"]
         match = next((c for c in candidates if c.is_file()), None)
         if match is not None:
-            found = (match, _document(match.read_text(encoding="utf-8")))
+            found = _document(match.read_text(encoding="utf-8"))
     if found is None:
         result = _failed(root, sample, InputFileError("no stored output for this file", path=path))
     else:
         try:
-            sources = set(page_sources(path))
+            page_source: PageSourceKind | None = _kind(set(page_sources(path)))
         except JixiaoError:
-            sources = set()
-        result = _scored(root, sample, found[1], folder, _kind(sources) if sources else "mixed")
+            page_source = None  # unknown
+        result = _scored(root, sample, found, folder, page_source)
     if on_result is not None:
         on_result(result)
     return result

@@ -68,6 +68,18 @@ class Usage(BaseModel):
             currency=currency,
         )
 
+    def describe(self) -> dict[str, str]:
+        """The usage as a person reads it, row name to text: forms, requests, tokens, model time, cost."""
+        tokens = f"{self.prompt_tokens:,} in, {self.completion_tokens:,} out"
+        cost = f"{self.cost:.4f} {self.currency} (estimate)" if self.cost is not None else "no price for this model"
+        return {
+            "forms": f"{self.forms} ({self.cache_hits} from the cache)",
+            "requests": f"{self.requests} ({self.retries} retried, {self.reasks} re-asked)",
+            "tokens": tokens if self.tokens_known else f"{tokens} (some replies without a count)",
+            "model time": f"{self.seconds:.1f}s",
+            "cost": cost,
+        }
+
     def priced(self, price: Price | None) -> Usage:
         """This usage with its cost estimated at ``price`` (None: no estimate)."""
         if price is None or not self.tokens_known:
