@@ -663,3 +663,7 @@ def main(
     ] = False,
 ) -> None:
     """Turn Chinese fiscal performance self-assessment forms (绩效自评表) into checked, structured data."""
+
+
+# The batch and export commands live in their own module; importing it registers them on ``app``.
+from pipeline import cli_batch  # noqa: E402, F401

@@ -19,6 +19,7 @@ __all__ = [
     "LlmError",
     "NoFormFoundError",
     "OcrError",
+    "OutputError",
     "UnsupportedFileError",
 ]
 
@@ -35,6 +36,7 @@ class ExitCode(IntEnum):
     config = 7
     llm = 8
     below_threshold = 9
+    output = 10
     internal = 15
 
 
@@ -88,3 +90,9 @@ class LlmError(JixiaoError):
     """The model endpoint could not be used for this file: down, or out of retries."""
 
     exit_code = ExitCode.llm
+
+
+class OutputError(JixiaoError):
+    """The outputs cannot be written: a full disk, a read-only folder."""
+
+    exit_code = ExitCode.output

@@ -35,8 +35,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from pipeline._io import write_whole
 from pipeline.evaluation.diff import Comparison, FieldDelta, Flip
-from pipeline.evaluation.records import BREAKDOWNS, ChecksView, RunRecord, SampleResult, write_whole
+from pipeline.evaluation.records import BREAKDOWNS, ChecksView, RunRecord, SampleResult
 from pipeline.evaluation.report import latency_text
 from pipeline.evaluation.samples import label_of
 from pipeline.exceptions import JixiaoError

@@ -20,6 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline._io import write_whole
 from pipeline.llm.usage import Usage
 from pipeline.result import Status
 from pipeline.scoring import DocumentScore, FieldCounts, sum_scores
@@ -37,7 +38,6 @@ __all__ = [
     "load_run",
     "run_name",
     "save_run",
-    "write_whole",
 ]
 
 PageSourceKind = Literal["text", "ocr", "mixed"]
@@ -225,14 +225,6 @@ def save_run(record: RunRecord, folder: Path) -> None:
     """Write ``run.json`` and ``scores.json`` into the run folder (each whole, via a temporary file)."""
     write_whole(folder / RUN_FILE, record.model_dump_json(indent=1) + "\n")
     write_whole(folder / SCORES_FILE, record.summary().model_dump_json(indent=1) + "\n")
-
-
-def write_whole(path: Path, text: str) -> None:
-    """Write ``path`` through a temporary file beside it, so it is never seen half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
 
 
 def load_run(folder: Path) -> RunRecord:

@@ -18,6 +18,7 @@ from functools import reduce
 from pathlib import Path
 
 from pipeline import __version__
+from pipeline._io import write_whole
 from pipeline.checks import check_document, status_of
 from pipeline.evaluation.records import (
     PREDICTIONS,
@@ -29,7 +30,6 @@ from pipeline.evaluation.records import (
     SampleResult,
     run_name,
     save_run,
-    write_whole,
 )
 from pipeline.evaluation.samples import find_samples, label_of, printed_of
 from pipeline.exceptions import InputFileError, JixiaoError
