@@ -488,6 +488,8 @@ def run_batch(
     except OSError as e:
         raise InputFileError(f"cannot create the output folder ({e.strerror})", path=outdir) from None
     handler, log_path = _open_log(outdir)
+    for leftover in (outdir / DOCUMENTS).glob(".*.partial"):  # a kill mid-write: never renamed, never recorded
+        leftover.unlink(missing_ok=True)
     try:
         with Manifest(outdir) as manifest:
             summary = asyncio.run(_batch(files, outdir, settings, options, events, command, manifest))

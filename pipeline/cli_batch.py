@@ -64,15 +64,14 @@ class _Watch(Events):
         self.progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
-            BarColumn(bar_width=30),
+            BarColumn(bar_width=24),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[pages]}"),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
             TextColumn("{task.fields[failed]}"),
+            TextColumn("{task.fields[pages]}"),
             TextColumn("{task.fields[model]}"),
+            TimeElapsedColumn(),
             console=err,
             transient=True,
             disable=quiet,
@@ -89,7 +88,7 @@ class _Watch(Events):
         self.progress.stop()
 
     def hashing(self, total: int) -> None:
-        self.task = self.progress.add_task("hashing", total=total, pages="", rate="", failed="", model="")
+        self.task = self.progress.add_task("hashing", total=total, pages="", failed="", model="")
 
     def hashed(self, count: int) -> None:
         assert self.task is not None
@@ -98,7 +97,7 @@ class _Watch(Events):
     def planned(self, plan: Plan) -> None:
         assert self.task is not None
         self.progress.reset(
-            self.task, total=len(plan.work), description="extracting", pages="0 pages", rate="", failed="", model=""
+            self.task, total=len(plan.work), description="extracting", pages="0 pages", failed="0 failed", model=""
         )
         self.started = time.perf_counter()
         if not self.quiet:
@@ -113,12 +112,11 @@ class _Watch(Events):
         model = ""
         if usage.forms:
             cost = f", {usage.cost:.2f} {usage.currency}" if usage.cost is not None else ""
-            model = f"{usage.tokens:,} tokens{cost}"
+            model = f"{usage.tokens:,} tokens{cost},"
         self.progress.update(
             self.task,
             advance=1,
-            pages=f"{summary.pages:,} pages",
-            rate=f"{done / elapsed:.2f} files/s {summary.pages / elapsed:.1f} pages/s",
+            pages=f"{summary.pages:,} pages, {done / elapsed:.2f} files/s, {summary.pages / elapsed:.1f} pages/s",
             failed=f"[red]{failures} failed[/red]" if failures else "0 failed",
             model=model,
         )
