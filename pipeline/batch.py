@@ -24,10 +24,12 @@ A log of every file's outcome goes to ``<outdir>/logs/``.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import multiprocessing
 import os
 import re
+import signal
 import sqlite3
 import time
 import traceback
@@ -43,7 +45,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from pipeline._io import write_whole
-from pipeline.exceptions import ConfigurationError, InputFileError, JixiaoError
+from pipeline.exceptions import ConfigurationError, InputFileError, JixiaoError, OutputError
 from pipeline.export import ExportFormat, export_tables
 from pipeline.llm.extractor import LlmExtractor
 from pipeline.llm.usage import LlmRun, Usage
@@ -113,9 +115,17 @@ def _failure(error: BaseException) -> FileFailure:
     )
 
 
-def process_file(path: Path, sha256: str, settings: Settings) -> FileResult:
-    """Read, extract (layout) and check one file; its own failure is the result, never raised."""
+def process_file(path: Path, settings: Settings, sha256: str | None = None) -> FileResult:
+    """Read, extract (layout) and check one file; its own failure is the result, never raised.
+
+    ``sha256`` is the file's hash when the caller has it already (else it is computed).
+    """
     started = time.perf_counter()
+    try:
+        sha256 = sha256 or file_sha256(path)
+    except OSError as e:
+        failure = FileFailure(reason="input_file", message=f"cannot read the file ({e.strerror})", exit_code=3)
+        return FileResult(path=str(path), sha256="", failure=failure)
     try:
         reading = read_file(path, settings)
         extraction = extract_reading(reading)
@@ -130,7 +140,7 @@ def process_file(path: Path, sha256: str, settings: Settings) -> FileResult:
     )
 
 
-def read_stage(path: Path, sha256: str, settings: Settings) -> Reading | FileResult:
+def read_stage(path: Path, settings: Settings, sha256: str) -> Reading | FileResult:
     """Read one file for the model: its Reading, or the failed ``FileResult``."""
     started = time.perf_counter()
     try:
@@ -302,13 +312,15 @@ class _Pool:
         self.pool = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=self.context, max_tasks_per_child=200)
+        return ProcessPoolExecutor(
+            self.workers, mp_context=self.context, initializer=_ignore_interrupts, max_tasks_per_child=200
+        )
 
     async def run(self, function: Callable[..., object], path: Path, sha: str) -> object:
         loop = asyncio.get_running_loop()
         pool = self.pool
         try:
-            return await loop.run_in_executor(pool, function, path, sha, self.settings)
+            return await loop.run_in_executor(pool, function, path, self.settings, sha)
         except BrokenProcessPool:
             if self.pool is pool:
                 log.warning("a worker process died; starting new workers and retrying its files one by one")
@@ -317,9 +329,9 @@ class _Pool:
             return await asyncio.to_thread(self._alone, function, path, sha)
 
     def _alone(self, function: Callable[..., object], path: Path, sha: str) -> object:
-        with ProcessPoolExecutor(1, mp_context=self.context) as alone:
+        with ProcessPoolExecutor(1, mp_context=self.context, initializer=_ignore_interrupts) as alone:
             try:
-                return alone.submit(function, path, sha, self.settings).result()
+                return alone.submit(function, path, self.settings, sha).result()
             except BrokenProcessPool:
                 failure = FileFailure(
                     reason="crashed",
@@ -330,6 +342,19 @@ class _Pool:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def stop(self) -> None:
+        """Stop now (Ctrl-C): the workers are ended mid-file; those files are simply still to do."""
+        # ProcessPoolExecutor has no public way to end its workers before Python 3.14 (terminate_workers).
+        processes = list(getattr(self.pool, "_processes", {}).values())
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the main process, which stops the batch and keeps what is done."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _worker_settings(settings: Settings, workers: int) -> Settings:
@@ -408,6 +433,7 @@ async def _process(
             slots.release()
 
     tasks: set[asyncio.Task[None]] = set()
+    interrupted = True
     try:
         for sha, path in plan.work:
             await slots.acquire()
@@ -418,11 +444,15 @@ async def _process(
             task.add_done_callback(tasks.discard)
         while tasks and not stop:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        interrupted = False
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.to_thread(pool.close)
+        if interrupted:  # Ctrl-C: the files being read are simply still to do
+            pool.stop()
+        else:
+            await asyncio.to_thread(pool.close)
     if stop:
         raise stop[0]
 
@@ -485,8 +515,16 @@ def run_batch(
     started = time.perf_counter()
     try:
         outdir.mkdir(parents=True, exist_ok=True)
+        lock = (outdir / ".lock").open("a")
     except OSError as e:
-        raise InputFileError(f"cannot create the output folder ({e.strerror})", path=outdir) from None
+        raise OutputError(f"cannot create the output folder ({e.strerror})", path=outdir) from None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        raise OutputError(
+            "another jixiao batch is writing to this folder; wait for it or choose another", path=outdir
+        ) from None
     handler, log_path = _open_log(outdir)
     for leftover in (outdir / DOCUMENTS).glob(".*.partial"):  # a kill mid-write: never renamed, never recorded
         leftover.unlink(missing_ok=True)
@@ -496,9 +534,13 @@ def run_batch(
             summary.log = log_path
             summary.seconds = time.perf_counter() - started
             return summary
+    except KeyboardInterrupt:
+        log.warning("interrupted: what is done is kept")
+        raise
     finally:
         log.removeHandler(handler)
         handler.close()
+        lock.close()
 
 
 async def _batch(

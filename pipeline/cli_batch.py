@@ -263,8 +263,12 @@ def batch(
                 highlight=False,
             )
         command = shlex.join(["jixiao", *sys.argv[1:]])
-        with _Watch(quiet) as watch:
-            summary = run_batch(files, output, settings, options, watch, command=command)
+        try:
+            with _Watch(quiet) as watch:
+                summary = run_batch(files, output, settings, options, watch, command=command)
+        except KeyboardInterrupt:
+            err.print("interrupted: what is done is kept; run the same command again to go on", highlight=False)
+            raise typer.Exit(130) from None
         if summary.stopped is not None:
             raise OutputError(summary.stopped, path=output)
     if not quiet:

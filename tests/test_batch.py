@@ -191,16 +191,8 @@ def test_a_batch_killed_part_way_and_run_again_ends_as_an_uninterrupted_one(tmp_
     assert done.returncode == 0, done.stderr
 
     killed = tmp_path / "killed"
-    process = subprocess.Popen([*command, "-o", str(killed)], start_new_session=True, stderr=subprocess.PIPE)
-    finished = 0
-    deadline = time.monotonic() + 300
-    while finished < 3 and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
-        try:
-            with database(killed) as db:
-                finished = db.execute("SELECT count(*) FROM files_state WHERE state = 'done'").fetchone()[0]
-        except sqlite3.Error:
-            continue
+    process = subprocess.Popen([*command, "-o", str(killed)], start_new_session=True, stderr=subprocess.PIPE, text=True)
+    wait_for_done(killed, process, 3)
     os.killpg(process.pid, signal.SIGKILL)  # the batch and its workers, mid-way
     process.wait()
     with database(killed) as db:
@@ -216,6 +208,39 @@ def test_a_batch_killed_part_way_and_run_again_ends_as_an_uninterrupted_one(tmp_
         assert pq.read_table(killed / "tables" / f"{name}.parquet").equals(
             pq.read_table(whole / "tables" / f"{name}.parquet")
         )
+
+
+def wait_for_done(out: Path, process: subprocess.Popen[str], count: int) -> None:
+    """Until ``count`` files are done in ``out`` (or the process ends, or 5 minutes pass)."""
+    finished = 0
+    deadline = time.monotonic() + 300
+    while finished < count and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+        try:
+            with database(out) as db:
+                finished = db.execute("SELECT count(*) FROM files_state WHERE state = 'done'").fetchone()[0]
+        except sqlite3.Error:
+            continue
+
+
+def test_ctrl_c_stops_at_once_and_a_second_batch_may_not_share_the_folder(tmp_path: Path) -> None:
+    inputs = copies(tmp_path / "in", rounds=4)
+    out = tmp_path / "out"
+    command = [str(JIXIAO), "batch", str(tmp_path / "in"), "-o", str(out), "--workers", "1", "--extractor", "layout"]
+    process = subprocess.Popen(command, start_new_session=True, stderr=subprocess.PIPE, text=True)
+    wait_for_done(out, process, 2)
+    code, output = batch(tmp_path / "in", "-o", out)
+    assert code == 10 and "another jixiao batch is writing to this folder" in output
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert "interrupted: what is done is kept" in stderr and "Traceback" not in stderr
+    with database(out) as db:
+        done = db.execute("SELECT count(*) FROM files_state WHERE state = 'done'").fetchone()[0]
+    assert 2 <= done < len(inputs)
+    code, output = batch(tmp_path / "in", "-o", out, "--tables", "none")
+    assert code == 0 and f"{len(inputs) - done} to do" in " ".join(output.split())
+    assert len(list((out / "documents").iterdir())) == len(inputs)
 
 
 def test_a_full_disk_stops_the_batch_and_loses_nothing(tmp_path: Path) -> None:
