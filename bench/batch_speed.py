@@ -395,9 +395,9 @@ def read_manifest(outdir: Path) -> tuple[dict[str, tuple[int, int]], Counter[str
         }
         reasons = Counter(
             {
-                f"{reason}: {message}": count
-                for reason, message, count in db.execute(
-                    "SELECT reason, message, count(*) FROM files_state WHERE state = 'failed' GROUP BY reason, message"
+                f"{reason}: {error}": count
+                for reason, error, count in db.execute(
+                    "SELECT reason, error, count(*) FROM files_state WHERE state = 'failed' GROUP BY reason, error"
                 )
             }
         )

@@ -241,7 +241,8 @@ def batch(
     A log of every file is kept in OUTPUT/logs/.
 
     Exits 0 when no file failed in this run, 1 when some did (each recorded with
-    its reason), 10 when the outputs cannot be written (a full disk).
+    its reason), 10 when the outputs cannot be written (a full disk), 130 on
+    Ctrl-C (what is done is kept).
 
     Example: jixiao batch archive/ -o extracted/ --workers 2
     """
