@@ -18,7 +18,7 @@ For each kind, in this order, each in a process of its own:
   ``pipeline.run.extract_file(path, Settings(extractor="layout"))`` file after
   file (OCR threads left to ONNX Runtime). Its time is the loop's own, from the
   first call to the last (model loading included, interpreter start not). For
-  scans it runs on an evenly spread subset (``--scan-baseline``);
+  scans it can run on an evenly spread subset (``--scan-baseline``);
 - ``extract``: ``jixiao extract FILE -o OUT`` once per file, as a shell loop
   would, on a small sample (``--cli-sample``); wall time of the processes;
 - ``batch``: ``jixiao batch FOLDER -o OUT --workers W --extractor layout
@@ -39,7 +39,7 @@ worker, for the memory a long file takes.
 
 Generated files are kept in ``--workdir`` and reused by the next run.
 
-    .venv/bin/python bench/batch_speed.py [--native 200] [--scanned 200] [--scan-baseline 50]
+    .venv/bin/python bench/batch_speed.py [--native 200] [--scanned 200] [--scan-baseline 0]
                                           [--cli-sample 10] [--workdir DIR] [--big]
 """
 
@@ -49,6 +49,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import sqlite3
 import subprocess
@@ -74,6 +75,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
 JIXIAO = str(Path(sys.executable).with_name("jixiao"))
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 MB = 1024 * 1024
 # Scanned copies: the fixture pages that hold one whole form each (fixture, 0-based page).
 SCAN_PAGES = [("sh-minhang-wujing-2024-project", n) for n in range(10)] + [("inv-zhejiang-2024-split", 0)]
@@ -163,9 +165,23 @@ class TreeSampler:
         return peaks
 
 
+def machine_busy() -> float:
+    """CPU seconds the whole machine has spent busy since boot (all cores, every process)."""
+    with open("/proc/stat", encoding="ascii") as f:
+        ticks = [int(n) for n in f.readline().split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = ticks
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's finished children and their reaped descendants."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 @dataclass
 class Measured:
-    """One command run to its end: wall time, exit code, output and the memory of its process tree."""
+    """One command run to its end: wall time, exit code, output, CPU and the memory of its process tree."""
 
     seconds: float
     returncode: int
@@ -175,10 +191,21 @@ class Measured:
     peak_single: int
     peak_processes: int
     quarters: list[int]
+    cpu: float  # CPU seconds of the command's tree
+    other: float  # CPU seconds the rest of the machine used meanwhile: noise
+
+    @property
+    def cores(self) -> float:
+        return self.cpu / max(self.seconds, 1e-9)
+
+    @property
+    def other_cores(self) -> float:
+        return max(0.0, self.other) / max(self.seconds, 1e-9)
 
 
 def run_measured(command: Sequence[str], timeout: float) -> Measured:
     """Run ``command`` (in a session of its own, so a timeout kills its whole tree), sampling its memory."""
+    cpu, busy = children_cpu(), machine_busy()
     started = time.perf_counter()
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=ROOT
@@ -191,6 +218,8 @@ def run_measured(command: Sequence[str], timeout: float) -> Measured:
         stdout, stderr = process.communicate()
         stderr += f"\n[bench] killed after {timeout:.0f} s"
     seconds = time.perf_counter() - started
+    busy = machine_busy() - busy
+    cpu = children_cpu() - cpu
     sampler.stop()
     return Measured(
         seconds,
@@ -201,6 +230,8 @@ def run_measured(command: Sequence[str], timeout: float) -> Measured:
         sampler.peak_single,
         sampler.peak_processes,
         sampler.quarters(),
+        cpu,
+        busy - cpu,
     )
 
 
@@ -318,6 +349,7 @@ class Row:
     failed: int
     measured: Measured
     seconds: float  # the time the rates are over (the loop's own time, else the wall time)
+    forms: int | None = None  # forms found in the files done
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -333,15 +365,19 @@ def loop_main(list_file: Path) -> None:
     """The baseline in this process: ``extract_file`` on each listed file; prints the counts as JSON."""
     paths = [Path(line) for line in list_file.read_text(encoding="utf-8").splitlines() if line]
     settings = Settings(extractor="layout")
-    pages, failures = 0, Counter[str]()
+    pages, forms, failures = 0, 0, Counter[str]()
     started = time.perf_counter()
     for path in paths:
         try:
-            pages += extract_file(path, settings).source.pages
+            extraction = extract_file(path, settings)
         except Exception as e:  # the batch records these as failed; so does the baseline
             failures[type(e).__name__] += 1
+            continue
+        pages += extraction.source.pages
+        forms += len(extraction.forms)
     seconds = time.perf_counter() - started
-    print(json.dumps({"files": len(paths), "pages": pages, "failed": dict(failures), "seconds": seconds}))
+    result = {"files": len(paths), "pages": pages, "forms": forms, "failed": dict(failures), "seconds": seconds}
+    print(json.dumps(result))
 
 
 def run_loop(kind: str, files: list[Path], pages: dict[Path, int], workdir: Path, timeout: float) -> Row:
@@ -353,6 +389,7 @@ def run_loop(kind: str, files: list[Path], pages: dict[Path, int], workdir: Path
     result = json.loads(measured.stdout.strip().splitlines()[-1])
     failed = sum(result["failed"].values())
     row = Row(kind, "loop", "-", len(files), sum(pages[p] for p in files), failed, measured, result["seconds"])
+    row.forms = result["forms"]
     if failed:
         row.notes.append(f"failed by exception: {result['failed']}")
     if failed == 0 and result["pages"] != row.pages:
@@ -379,19 +416,33 @@ def run_cli(kind: str, files: list[Path], pages: dict[Path, int], workdir: Path,
         max(r.peak_single for r in runs),
         max(r.peak_processes for r in runs),
         [],
+        sum(r.cpu for r in runs),
+        sum(r.other for r in runs),
     )
     row = Row(kind, "extract", "-", len(files), sum(pages[p] for p in files), failed, measured, seconds)
+    row.forms = sum(len(json.loads(path.read_text(encoding="utf-8"))["forms"]) for path in out.glob("*.json"))
     if failed:
         row.notes.append(f"exit codes {Counter(r.returncode for r in runs)}")
     return row
 
 
-def read_manifest(outdir: Path) -> tuple[dict[str, tuple[int, int]], Counter[str], dict[str, int], dict[str, Any]]:
-    """(state -> (files, pages)), failure reasons, pages of each done path, and the last run's counts."""
+@dataclass
+class Recorded:
+    """What a batch's manifest holds."""
+
+    states: dict[str, tuple[int, int, int]]  # state -> (files, pages, forms)
+    reasons: Counter[str]  # "reason: error" of the failed files
+    done: dict[str, int]  # path -> pages, of the files done
+    counts: dict[str, Any]  # the last run's own counts
+
+
+def read_manifest(outdir: Path) -> Recorded:
     with closing(sqlite3.connect(outdir / "manifest.sqlite")) as db:
         states = {
-            state: (count, pages or 0)
-            for state, count, pages in db.execute("SELECT state, count(*), sum(pages) FROM files_state GROUP BY state")
+            state: (count, pages or 0, forms or 0)
+            for state, count, pages, forms in db.execute(
+                "SELECT state, count(*), sum(pages), sum(forms) FROM files_state GROUP BY state"
+            )
         }
         reasons = Counter(
             {
@@ -403,7 +454,7 @@ def read_manifest(outdir: Path) -> tuple[dict[str, tuple[int, int]], Counter[str
         )
         done = {path: pages for path, pages in db.execute("SELECT path, pages FROM files WHERE state = 'done'")}
         counts = db.execute("SELECT counts FROM runs ORDER BY id DESC LIMIT 1").fetchone()
-    return states, reasons, done, json.loads(counts[0]) if counts and counts[0] else {}
+    return Recorded(states, reasons, done, json.loads(counts[0]) if counts and counts[0] else {})
 
 
 def batch_command(folder: Path, outdir: Path, workers: int) -> list[str]:
@@ -439,18 +490,20 @@ def run_batch(
     if not (outdir / "manifest.sqlite").exists():
         row.notes.append("no manifest.sqlite written")
         return row
-    states, reasons, done, counts = read_manifest(outdir)
-    recorded = sum(count for count, _ in states.values())
-    row.failed = states.get("failed", (0, 0))[0]
-    if recorded != files or states.get("pending", (0, 0))[0]:
+    manifest = read_manifest(outdir)
+    states, counts = manifest.states, manifest.counts
+    recorded = sum(count for count, _, _ in states.values())
+    row.failed = states.get("failed", (0, 0, 0))[0]
+    row.forms = states.get("done", (0, 0, 0))[2]
+    if recorded != files or states.get("pending", (0, 0, 0))[0]:
         row.notes.append(f"the manifest holds {recorded} files ({states}), the folder {files}")
     if (measured.returncode == 1) != (row.failed > 0):
         row.notes.append(f"exit code {measured.returncode} with {row.failed} failed")
-    wrong = {p: n for p, n in done.items() if pages.get(Path(p)) != n}
+    wrong = {p: n for p, n in manifest.done.items() if pages.get(Path(p)) != n}
     if wrong:
         row.notes.append(f"{len(wrong)} done files with a page count other than the file's, e.g. {next(iter(wrong))}")
-    if reasons:
-        row.notes.append(f"failures: {dict(reasons)}")
+    if manifest.reasons:
+        row.notes.append(f"failures: {dict(manifest.reasons)}")
     if resume and (counts.get("done") or counts.get("failed")):
         row.notes.append(f"the resume run extracted files again: {counts}")
     if not resume and counts.get("done", 0) + sum(dict(counts.get("failed") or {}).values()) != files:
@@ -519,8 +572,9 @@ def machine() -> str:
 
 def print_table(rows: list[Row]) -> None:
     header = (
-        f"{'kind':9s} {'run':8s} {'workers':>7s} {'files':>6s} {'pages':>6s} {'failed':>6s} {'wall s':>8s} "
-        f"{'files/s':>8s} {'pages/s':>8s} {'ratio':>6s} {'tree MB':>8s} {'max MB':>7s} {'procs':>5s}"
+        f"{'kind':9s} {'run':8s} {'workers':>7s} {'files':>6s} {'pages':>6s} {'failed':>6s} {'forms':>6s} "
+        f"{'wall s':>8s} {'files/s':>8s} {'pages/s':>8s} {'ratio':>6s} "
+        f"{'tree MB':>8s} {'max MB':>7s} {'procs':>5s} {'cores':>5s} {'other':>5s}"
     )
     print(header)
     print("-" * len(header))
@@ -533,8 +587,9 @@ def print_table(rows: list[Row]) -> None:
         m = row.measured
         print(
             f"{row.kind:9s} {row.run:8s} {row.workers:>7s} {row.files:6d} {row.pages:6d} {row.failed:6d} "
-            f"{row.seconds:8.1f} {row.files_per_s:8.2f} {row.pages_per_s:8.1f} {ratio} "
-            f"{m.peak_tree / MB:8.0f} {m.peak_single / MB:7.0f} {m.peak_processes:5d}"
+            f"{'-' if row.forms is None else row.forms:>6} {row.seconds:8.1f} {row.files_per_s:8.2f} "
+            f"{row.pages_per_s:8.1f} {ratio} {m.peak_tree / MB:8.0f} {m.peak_single / MB:7.0f} "
+            f"{m.peak_processes:5d} {m.cores:5.2f} {m.other_cores:5.2f}"
         )
 
 
@@ -559,7 +614,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--native", type=int, default=200, help="native files in the archive")
     parser.add_argument("--scanned", type=int, default=200, help="scanned one-page files in the archive (0: none)")
-    parser.add_argument("--scan-baseline", type=int, default=50, help="scanned files the baseline loop reads (0: all)")
+    parser.add_argument("--scan-baseline", type=int, default=0, help="scanned files the baseline loop reads (0: all)")
     parser.add_argument("--cli-sample", type=int, default=10, help="files run through `jixiao extract` (0: none)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="batch worker counts")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "jixiao-batch-bench")

@@ -34,7 +34,7 @@ import sqlite3
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -426,7 +426,12 @@ async def _process(
                 if isinstance(result, Reading):
                     result = await _with_model(result, path, sha, llm, hybrid)
             assert isinstance(result, FileResult)
-            record(result)
+            try:
+                record(result)
+            except (OSError, sqlite3.Error):
+                raise
+            except Exception as e:  # a bug in recording this one file: it fails, the others go on
+                record(FileResult(path=str(path), sha256=sha, failure=_failure(e)))
         except Exception as e:  # a configuration error, an output that cannot be written: stop the run
             stop.append(e)
         finally:
@@ -598,9 +603,3 @@ async def _batch(
     finally:
         if llm is not None:
             await llm.aclose()
-
-
-def iter_failures(outdir: Path) -> Iterator[tuple[str, str, str]]:
-    """(path, reason, message) of every failed file recorded in ``outdir``'s manifest."""
-    with Manifest(outdir) as manifest:
-        yield from manifest.failures()

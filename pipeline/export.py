@@ -43,6 +43,9 @@ __all__ = [
 ExportFormat = Literal["csv", "xlsx", "parquet", "jsonl"]
 FORMATS: tuple[str, ...] = ExportFormat.__args__  # type: ignore[attr-defined]
 ColumnType = Literal["text", "integer", "real"]
+# Rows of a file's bytes that some input path still has (the manifest's paths table): a file since
+# changed or replaced keeps its old rows in the database, out of the tables.
+CURRENT = "sha256 IN (SELECT sha256 FROM paths)"
 
 _XLSX_ROWS = 1_048_575  # Excel's row limit, less the header: a longer table continues on a second sheet
 _BATCH = 10_000  # rows per Parquet row group and per fetch from the database
@@ -255,7 +258,8 @@ def _select(db: sqlite3.Connection, table: str) -> Iterator[tuple[object, ...]]:
     order = {"files": "path", "findings": "sha256, form, rowid"}.get(
         table, "sha256, form" + (", row" * (table != "forms"))
     )
-    cursor = db.execute(f'SELECT {names} FROM "{table}" ORDER BY {order}')
+    current = "" if table == "files" else f"WHERE {CURRENT} "
+    cursor = db.execute(f'SELECT {names} FROM "{table}" {current}ORDER BY {order}')
     while batch := cursor.fetchmany(_BATCH):
         yield from batch
 

@@ -19,15 +19,14 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import closing
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 from pipeline import __version__
-from pipeline.export import TABLES, flatten
+from pipeline.export import CURRENT, TABLES, flatten
 from pipeline.result import Extraction
 
 __all__ = ["Manifest", "Recorded", "State", "recipe_key"]
@@ -222,14 +221,10 @@ class Manifest:
             )
 
     def states(self) -> dict[str, int]:
-        """How many distinct files are in each state."""
-        return dict(self.db.execute("SELECT state, count(*) FROM files_state GROUP BY state").fetchall())
-
-    def failures(self) -> Iterator[tuple[str, str, str]]:
-        """(path, reason, message) of every failed file, by path."""
-        yield from self.db.execute(
-            "SELECT path, reason, error FROM files WHERE state = 'failed' ORDER BY path"
-        ).fetchall()
+        """How many distinct files an input path has now are in each state."""
+        return dict(
+            self.db.execute(f"SELECT state, count(*) FROM files_state WHERE {CURRENT} GROUP BY state").fetchall()
+        )
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self.db)
@@ -246,8 +241,3 @@ class _Transaction:
 
     def __exit__(self, kind: object, *rest: object) -> None:
         self.db.execute("ROLLBACK" if kind is not None else "COMMIT")
-
-
-def read_only(folder: Path) -> closing[sqlite3.Connection]:
-    """The manifest of ``folder``, opened for reading."""
-    return closing(sqlite3.connect(f"file:{folder / NAME}?mode=ro", uri=True))

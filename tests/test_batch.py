@@ -314,6 +314,14 @@ def test_export_rebuilds_the_tables_in_each_format(tmp_path: Path) -> None:
         (i, row["item"], row["executed"]) for i, form in enumerate(label) for row in form["funds"]
     ]
 
+    # The file is replaced by another form: its old rows leave the tables.
+    (folder / "chongming.pdf").write_bytes((FORMS / SICHUAN / "native.pdf").read_bytes())
+    code, output = batch(folder, "-o", out, "--tables", "jsonl")
+    assert code == 0 and "1 to do" in " ".join(output.split()), output
+    lines = (out / "tables" / "forms.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["department"] for line in lines] == [label_of(SICHUAN)["forms"][0]["department"]]
+    assert "1 done, 0 failed, 0 pending" in " ".join(output.split())
+
     result = CliRunner().invoke(app, ["export", str(tmp_path), "--format", "csv"])
     assert result.exit_code == 3 and "not a batch output folder" in result.output
 
