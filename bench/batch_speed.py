@@ -31,9 +31,12 @@ For each kind, in this order, each in a process of its own:
 ``ratio`` is files/s over the baseline's files/s: the figure to watch, since
 absolute times vary with the machine. Memory is sampled from /proc every 0.1 s
 over the command's whole process tree (main process, workers, the resource
-tracker): the peak of the tree's summed RSS, the peak of its largest process,
-and the most processes seen at once; then the tree's peak RSS per quarter of
-each batch run, to show growth. Linux only. ``--big`` adds a 500-page native
+tracker): the peak of the tree's summed RSS (``tree MB``), the peak of its
+largest process (``max MB``), and the most processes seen at once (``procs``);
+then the tree's peak RSS per quarter of each batch run, to show growth.
+``cores`` is the CPU time of the command's tree over its wall time; ``other``
+the CPU the rest of the machine used meanwhile, per second (from /proc/stat):
+anything well above 0 means the figures of that row are disturbed. Linux only. ``--big`` adds a 500-page native
 PDF (the fixtures concatenated 25 times) against a 10-page one, batch with one
 worker, for the memory a long file takes.
 

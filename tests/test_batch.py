@@ -8,6 +8,7 @@ keeps failing fails its file only; the tables load in CSV, XLSX, Parquet, JSONL.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import os
@@ -27,9 +28,10 @@ from chatserver import ChatServer, Recorded, Reply, Status, Step
 from conftest import FORMS, ROOT, label_of
 from typer.testing import CliRunner
 
+from pipeline.batch import FileResult, _Pool, process_file
 from pipeline.cli import app
 from pipeline.export import TABLES
-from pipeline.run import extract_file
+from pipeline.run import extract_file, file_sha256
 from pipeline.settings import Settings
 
 JIXIAO = Path(sys.executable).with_name("jixiao")
@@ -395,3 +397,30 @@ def test_a_batch_of_scans_reads_them_in_worker_processes(tmp_path: Path) -> None
         names = sorted(r["project_name"] for r in csv.DictReader(handle))
     label = sorted(f["project_name"] for f in label_of(CHONGMING)["forms"])
     assert names == sorted(label * 2)
+
+
+def reads_unless_named_crash(path: Path, settings: Settings, sha256: str) -> FileResult:
+    """The unit of work, except that a file named crash* kills its worker process, as a segfault would."""
+    if path.name.startswith("crash"):
+        os._exit(1)
+    return process_file(path, settings, sha256)
+
+
+def test_a_worker_that_dies_fails_only_its_own_file(tmp_path: Path) -> None:
+    made = copies(tmp_path / "in", rounds=1)[:4]
+    crash = made[1].rename(made[1].with_name("crash.pdf"))
+    paths = [made[0], crash, *made[2:]]
+    pool = _Pool(2, Settings(extractor="layout"))
+
+    async def all_of_them() -> list[object]:
+        return await asyncio.gather(*(pool.run(reads_unless_named_crash, p, file_sha256(p)) for p in paths))
+
+    try:
+        results = asyncio.run(all_of_them())
+    finally:
+        pool.close()
+    by_name = {Path(r.path).name: r for r in results if isinstance(r, FileResult)}
+    assert len(by_name) == len(paths)
+    failure = by_name.pop("crash.pdf").failure
+    assert failure is not None and failure.reason == "crashed"
+    assert all(r.extraction is not None and r.failure is None for r in by_name.values())
