@@ -191,8 +191,8 @@ def find_inputs(inputs: Sequence[str | Path], exclude: Path | None = None) -> tu
             resolved = candidate.resolve()
             if outside is not None and resolved.is_relative_to(outside):
                 continue
-            if any(part.startswith(".") for part in candidate.relative_to(path if path.is_dir() else "/").parts):
-                continue
+            if path.is_dir() and any(part.startswith(".") for part in candidate.relative_to(path).parts):
+                continue  # hidden files and folders (a glob leaves them out itself)
             (found if candidate.suffix.lower() in SUFFIXES else ignored).add(resolved)
     return sorted(found), sorted(ignored)
 
