@@ -390,15 +390,19 @@ class _Recorder:
         summary.done += 1
         summary.pages += extraction.source.pages
         summary.needs_review += extraction.status == "needs_review"
+        model = ""
         if extraction.llm is not None:
-            summary.usage = summary.usage.add(extraction.llm.usage)
+            usage = extraction.llm.usage
+            summary.usage = summary.usage.add(usage)
+            model = f", {usage.prompt_tokens}+{usage.completion_tokens} tokens, {usage.cache_hits} cache hit(s)"
         log.info(
-            "done %s: %d page(s), %d form(s), %s, %.2fs -> %s",
+            "done %s: %d page(s), %d form(s), %s, %.2fs%s -> %s",
             result.path,
             extraction.source.pages,
             len(extraction.forms),
             extraction.status,
             result.seconds,
+            model,
             name,
         )
 
