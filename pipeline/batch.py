@@ -41,18 +41,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from glob import glob
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from pipeline._io import write_whole
 from pipeline.exceptions import ConfigurationError, InputFileError, JixiaoError, OutputError
 from pipeline.export import ExportFormat, export_tables
-from pipeline.llm.extractor import LlmExtractor
 from pipeline.llm.usage import LlmRun, Usage
 from pipeline.manifest import Manifest, recipe_key
 from pipeline.result import Extraction
 from pipeline.run import Reading, extract_reading, extract_reading_llm, file_sha256, read_file
 from pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    from pipeline.llm.extractor import LlmExtractor  # imports openai and instructor: only when a model is used
 
 __all__ = [
     "SUFFIXES",
@@ -563,6 +566,8 @@ async def _batch(
 ) -> BatchSummary:
     llm = None
     if settings.chosen_extractor() != "layout":
+        from pipeline.llm.extractor import LlmExtractor
+
         llm = LlmExtractor(settings)
     try:
         recipe = recipe_of(settings, llm.run if llm is not None else None)

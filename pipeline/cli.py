@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -30,12 +30,14 @@ from pipeline.evaluation.records import Sample, SampleResult, load_run
 from pipeline.evaluation.report import comparison_report, facts_table, run_report
 from pipeline.evaluation.runner import evaluate
 from pipeline.exceptions import ExitCode, InputFileError, JixiaoError
-from pipeline.llm.extractor import LlmExtractor
 from pipeline.llm.usage import LlmRun, Usage
 from pipeline.result import Extraction, Finding
 from pipeline.run import Reading, extract_many, read_file, sources_for
 from pipeline.schema import Document
 from pipeline.settings import ExtractorName, LlmMode, OcrMode, Settings, check_settings
+
+if TYPE_CHECKING:
+    from pipeline.llm.extractor import LlmExtractor  # imports openai and instructor: only when a model is used
 
 app = typer.Typer(
     name="jixiao",
@@ -278,6 +280,8 @@ async def _extract_all(
             )
             write.announcement = f"extractor: layout{why}"
         else:
+            from pipeline.llm.extractor import LlmExtractor
+
             llm = await stack.enter_async_context(LlmExtractor(settings))
             write.announcement = f"extractor: {_describe(llm, settings)}"
         async for outcome in extract_many(files, settings, llm):

@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
@@ -24,7 +25,6 @@ from pipeline.extractors import get_extractor
 from pipeline.extractors._rows import grids_of
 from pipeline.extractors.layout import extract_form as layout_extract
 from pipeline.ingest import read_pages
-from pipeline.llm.extractor import LlmExtractor
 from pipeline.llm.usage import Usage
 from pipeline.page import Page
 from pipeline.result import Extraction, FormResult
@@ -32,6 +32,9 @@ from pipeline.schema import Document, Form, Source
 from pipeline.segment import FormSpan, segment_forms
 from pipeline.settings import Settings, check_settings
 from pipeline.tables import Grid
+
+if TYPE_CHECKING:
+    from pipeline.llm.extractor import LlmExtractor  # imports openai and instructor: only when a model is used
 
 __all__ = [
     "Outcome",
@@ -287,6 +290,8 @@ def extract_file(path: Path | str, settings: Settings | None = None) -> Extracti
         return extract_reading(reading)
 
     async def with_model() -> Extraction:
+        from pipeline.llm.extractor import LlmExtractor
+
         async with LlmExtractor(settings) as llm:
             return await extract_reading_llm(reading, llm, hybrid=chosen == "hybrid")
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from functools import reduce
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline import __version__
 from pipeline._io import write_whole
@@ -34,7 +35,6 @@ from pipeline.evaluation.records import (
 from pipeline.evaluation.samples import find_samples, label_of, printed_of
 from pipeline.exceptions import InputFileError, JixiaoError
 from pipeline.ingest import page_sources
-from pipeline.llm.extractor import LlmExtractor
 from pipeline.llm.usage import Usage
 from pipeline.page import PageSource
 from pipeline.result import Extraction
@@ -42,6 +42,9 @@ from pipeline.run import extract_many, file_sha256
 from pipeline.schema import Document
 from pipeline.scoring import DocumentScore, score_document
 from pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    pass  # imports openai and instructor: only when a model is used
 
 __all__ = ["Progress", "checks_view", "evaluate", "new_run_folder"]
 
@@ -125,6 +128,8 @@ async def _run(
     async with AsyncExitStack() as stack:
         llm = None
         if config.extractor != "layout":
+            from pipeline.llm.extractor import LlmExtractor
+
             llm = await stack.enter_async_context(LlmExtractor(settings))
             config = config.model_copy(
                 update={
