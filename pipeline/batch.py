@@ -95,7 +95,6 @@ class FileResult(BaseModel):
     sha256: str
     extraction: Extraction | None = None
     failure: FileFailure | None = None
-    pages: int | None = None
     seconds: float = 0.0
 
 
@@ -134,13 +133,7 @@ def process_file(path: Path, settings: Settings, sha256: str | None = None) -> F
         extraction = extract_reading(reading)
     except Exception as e:  # the file's failure is its result: the batch goes on
         return FileResult(path=str(path), sha256=sha256, failure=_failure(e), seconds=time.perf_counter() - started)
-    return FileResult(
-        path=str(path),
-        sha256=sha256,
-        extraction=extraction,
-        pages=reading.source.pages,
-        seconds=time.perf_counter() - started,
-    )
+    return FileResult(path=str(path), sha256=sha256, extraction=extraction, seconds=time.perf_counter() - started)
 
 
 def read_stage(path: Path, settings: Settings, sha256: str) -> Reading | FileResult:
@@ -179,7 +172,8 @@ def find_inputs(inputs: Sequence[str | Path], exclude: Path | None = None) -> tu
     outside = exclude.resolve() if exclude is not None else None
     for given in inputs:
         path = Path(given)
-        if path.is_dir():
+        folder = path.is_dir()
+        if folder:
             candidates: Iterable[Path] = (p for p in path.rglob("*") if p.is_file())
         elif path.exists():
             found.add(path.resolve())
@@ -194,7 +188,7 @@ def find_inputs(inputs: Sequence[str | Path], exclude: Path | None = None) -> tu
             resolved = candidate.resolve()
             if outside is not None and resolved.is_relative_to(outside):
                 continue
-            if path.is_dir() and any(part.startswith(".") for part in candidate.relative_to(path).parts):
+            if folder and any(part.startswith(".") for part in candidate.relative_to(path).parts):
                 continue  # hidden files and folders (a glob leaves them out itself)
             (found if candidate.suffix.lower() in SUFFIXES else ignored).add(resolved)
     return sorted(found), sorted(ignored)
@@ -282,7 +276,7 @@ class BatchSummary:
     pages: int = 0
     usage: Usage = field(default_factory=Usage)
     seconds: float = 0.0
-    states: dict[str, int] = field(default_factory=dict)  # the whole manifest, after the run
+    states: dict[str, int] = field(default_factory=dict)  # the folder's files after the run, by state
     tables: list[Path] = field(default_factory=list)
     log: Path | None = None
     stopped: str | None = None  # why the run stopped early (an output that cannot be written)
@@ -367,16 +361,21 @@ def _worker_settings(settings: Settings, workers: int) -> Settings:
     return settings.model_copy(update={"ocr_threads": max(1, len(os.sched_getaffinity(0)) // workers)})
 
 
+@dataclass
 class _Recorder:
-    """Writes each finished file's outputs whole, then its manifest rows, and counts it."""
+    """Writes each finished file's outputs whole, then its manifest rows, counts it, and tells the watcher."""
 
-    def __init__(self, outdir: Path, manifest: Manifest, recipe: dict[str, object], summary: BatchSummary) -> None:
-        self.outdir = outdir
-        self.manifest = manifest
-        self.recipe = recipe
-        self.summary = summary
+    outdir: Path
+    manifest: Manifest
+    recipe: dict[str, object]
+    summary: BatchSummary
+    events: Events
 
     def __call__(self, result: FileResult) -> None:
+        self._record(result)
+        self.events.finished(result, self.summary)
+
+    def _record(self, result: FileResult) -> None:
         summary = self.summary
         if result.extraction is None:
             failure = result.failure or FileFailure(reason="internal", message="no result", exit_code=15)
@@ -471,34 +470,15 @@ async def _process(
 
 async def _with_model(reading: Reading, path: Path, sha: str, llm: LlmExtractor, hybrid: bool) -> FileResult:
     started = time.perf_counter()
+    result = FileResult(path=str(path), sha256=sha)
     try:
-        extraction = await extract_reading_llm(reading, llm, hybrid=hybrid)
+        result.extraction = await extract_reading_llm(reading, llm, hybrid=hybrid)
     except ConfigurationError:
         raise
     except Exception as e:
-        failure = _failure(e)
-        return FileResult(
-            path=str(path), sha256=sha, failure=failure, seconds=reading.seconds + time.perf_counter() - started
-        )
-    return FileResult(
-        path=str(path),
-        sha256=sha,
-        extraction=extraction,
-        pages=reading.source.pages,
-        seconds=reading.seconds + time.perf_counter() - started,
-    )
-
-
-@dataclass
-class _Watched:
-    """The recorder, with the watcher told of each file."""
-
-    record: _Recorder
-    events: Events
-
-    def __call__(self, result: FileResult) -> None:
-        self.record(result)
-        self.events.finished(result, self.record.summary)
+        result.failure = _failure(e)
+    result.seconds = reading.seconds + time.perf_counter() - started
+    return result
 
 
 def _open_log(outdir: Path) -> tuple[logging.Handler, Path]:
@@ -589,7 +569,7 @@ async def _batch(
             plan.duplicates,
         )
         events.planned(plan)
-        record = _Watched(_Recorder(outdir, manifest, recipe, summary), events)
+        record = _Recorder(outdir, manifest, recipe, summary, events)
         try:
             await _process(plan, settings, options.workers, llm, record)
         except (OSError, sqlite3.Error) as e:

@@ -106,8 +106,8 @@ class _Watch(Events):
     def finished(self, result: FileResult, summary: BatchSummary) -> None:
         assert self.task is not None
         elapsed = max(time.perf_counter() - self.started, 1e-6)
-        done = summary.done + sum(summary.failed.values())
         failures = sum(summary.failed.values())
+        done = summary.done + failures
         usage = summary.usage
         model = ""
         if usage.forms:

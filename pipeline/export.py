@@ -37,7 +37,6 @@ __all__ = [
     "ExportFormat",
     "export_tables",
     "flatten",
-    "write_table",
 ]
 
 ExportFormat = Literal["csv", "xlsx", "parquet", "jsonl"]
@@ -243,16 +242,6 @@ def _write_xlsx(path: Path, tables: Iterable[tuple[str, Sequence[Column], Iterab
 _WRITERS = {"csv": _write_csv, "jsonl": _write_jsonl, "parquet": _write_parquet}
 
 
-def write_table(path: Path, fmt: ExportFormat, columns: Sequence[Column], rows: Iterable[Sequence[object]]) -> Path:
-    """Write one table as ``fmt`` to ``path`` whole or not at all (a temporary file, then a rename)."""
-    with replacing(path) as temporary:
-        if fmt == "xlsx":
-            _write_xlsx(temporary, [(path.stem, columns, rows)])
-        else:
-            _WRITERS[fmt](temporary, columns, rows)
-    return path
-
-
 def _select(db: sqlite3.Connection, table: str) -> Iterator[tuple[object, ...]]:
     names = ", ".join(f'"{c.name}"' for c in TABLES[table])
     order = {"files": "path", "findings": "sha256, form, rowid"}.get(
@@ -280,12 +269,15 @@ def export_tables(database: Path, folder: Path, formats: Sequence[ExportFormat])
         for fmt in formats:
             if fmt == "xlsx":
                 target = folder / "tables.xlsx"
-                with replacing(target) as temporary:
+                with replacing(target) as temporary:  # written whole or not at all
                     _write_xlsx(temporary, [(name, columns, _select(db, name)) for name, columns in TABLES.items()])
                 written.append(target)
                 continue
             for name, columns in TABLES.items():
-                written.append(write_table(folder / f"{name}.{fmt}", fmt, columns, _select(db, name)))
+                target = folder / f"{name}.{fmt}"
+                with replacing(target) as temporary:
+                    _WRITERS[fmt](temporary, columns, _select(db, name))
+                written.append(target)
     finally:
         db.close()
     return written

@@ -75,10 +75,13 @@ def _table_sql(name: str) -> str:
 _SCHEMA += "".join(_table_sql(name) for name in TABLES if name != "files")
 
 
+def _recipe_text(recipe: dict[str, object]) -> str:
+    return json.dumps(recipe, sort_keys=True, ensure_ascii=False)
+
+
 def recipe_key(recipe: dict[str, object]) -> str:
     """A short stable hash of a recipe (the settings that shape a result)."""
-    text = json.dumps(recipe, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return hashlib.sha256(_recipe_text(recipe).encode()).hexdigest()[:16]
 
 
 def _now() -> str:
@@ -89,11 +92,8 @@ def _now() -> str:
 class Recorded:
     """What the manifest holds for one file hash."""
 
-    sha256: str
     state: State
     recipe_key: str | None
-    reason: str | None
-    document: str | None
 
 
 class Manifest:
@@ -135,12 +135,8 @@ class Manifest:
                 self.db.execute("INSERT OR IGNORE INTO files_state (sha256, state) VALUES (?, 'pending')", (sha,))
 
     def recorded(self, sha: str) -> Recorded:
-        row = self.db.execute(
-            "SELECT state, recipe_key, reason, document FROM files_state WHERE sha256 = ?", (sha,)
-        ).fetchone()
-        if row is None:
-            return Recorded(sha, "pending", None, None, None)
-        return Recorded(sha, row[0], row[1], row[2], row[3])
+        row = self.db.execute("SELECT state, recipe_key FROM files_state WHERE sha256 = ?", (sha,)).fetchone()
+        return Recorded("pending", None) if row is None else Recorded(row[0], row[1])
 
     def finish(
         self,
@@ -177,12 +173,10 @@ class Manifest:
                 marks = ", ".join("?" * len(TABLES[name]))
                 self.db.executemany(f'INSERT INTO "{name}" VALUES ({marks})', table_rows)
 
-    def fail(
-        self, sha: str, reason: str, message: str, recipe: dict[str, object], seconds: float, pages: int | None = None
-    ) -> None:
+    def fail(self, sha: str, reason: str, message: str, recipe: dict[str, object], seconds: float) -> None:
         """Record a failed file with the reason and message; earlier rows of it are removed."""
-        values: dict[str, object] = {name: None for name in (c.name for c in _FILE_COLUMNS) if name != "sha256"}
-        values.update(state="failed", reason=reason, error=message, seconds=round(seconds, 3), pages=pages)
+        values: dict[str, object] = {c.name: None for c in _FILE_COLUMNS if c.name != "sha256"}
+        values.update(state="failed", reason=reason, error=message, seconds=round(seconds, 3))
         with self._transaction():
             self._store(sha, values, recipe)
 
@@ -193,7 +187,7 @@ class Manifest:
         values = {
             **values,
             "finished": _now(),
-            "recipe": json.dumps(recipe, sort_keys=True, ensure_ascii=False),
+            "recipe": _recipe_text(recipe),
             "recipe_key": recipe_key(recipe),
             "jixiao": __version__,
         }
@@ -209,7 +203,7 @@ class Manifest:
         with self._transaction():
             cursor = self.db.execute(
                 "INSERT INTO runs (started, command, recipe) VALUES (?, ?, ?)",
-                (_now(), command, json.dumps(recipe, sort_keys=True, ensure_ascii=False)),
+                (_now(), command, _recipe_text(recipe)),
             )
         return int(cursor.lastrowid or 0)
 
